@@ -1,0 +1,104 @@
+"""The Western Balkans Cybersecurity Academy."""
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask, request
+from flask_babel import lazy_gettext as _l
+
+from academy.config import INSTANCE_DIR, Config
+from academy import extensions
+from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config=None) -> Flask:
+    """Build the application; `config` (a mapping or a class) overrides the environment."""
+    app = Flask(__name__)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.config.from_mapping(Config.from_environ())
+    if config is not None:
+        overrides = config if isinstance(config, Mapping) else {k: getattr(config, k) for k in dir(config) if k.isupper()}
+        app.config.from_mapping(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{INSTANCE_DIR}"):
+        INSTANCE_DIR.mkdir(exist_ok=True)
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_template_helpers(app)
+    from academy.core import errors
+    from academy.core.permissions import check_views_declare_access
+
+    errors.init_app(app)  # after the API, whose own handlers it replaces
+    check_views_declare_access(app)
+    return app
+
+
+def _select_locale():
+    from flask import current_app
+
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to open this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    from academy.accounts.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        raw_id, _, nonce = user_id.partition(":")
+        if not raw_id.isdigit():
+            return None
+        user = db.session.get(User, int(raw_id))
+        if user is None or not user.active or user.session_nonce != nonce:
+            return None
+        return user
+
+    extensions.api.init_app(app)
+    extensions.api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+
+
+def _register_blueprints(app: Flask) -> None:
+    from academy.accounts.views import bp as accounts_bp
+    from academy.admin.views import bp as admin_bp
+    from academy.api.views import blp as api_blp
+    from academy.core.views import bp as core_bp
+    from academy.institutions.views import bp as institutions_bp
+
+    for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_blp)
+    extensions.api.register_blueprint(api_blp)
+
+
+def _register_cli(app: Flask) -> None:
+    from academy.accounts.cli import create_admin
+    from academy.institutions.cli import demo
+
+    app.cli.add_command(create_admin)
+    app.cli.add_command(demo)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from academy.accounts.models import Role
+    from academy.institutions import permissions as institution_permissions
+
+    app.jinja_env.globals.update(
+        Role=Role,
+        can_view_staff=institution_permissions.can_view_staff,
+        can_rotate_code=institution_permissions.can_rotate_code,
+    )

@@ -1,0 +1,1 @@
+"""Users, sign-in, passwords, roles and API tokens."""

@@ -1,0 +1,136 @@
+"""Users, their roles and their API tokens."""
+import enum
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_login import UserMixin
+from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from academy.core.models import TimestampMixin, utcnow
+from academy.extensions import db
+from academy.institutions.models import Institution
+
+
+class Role(str, enum.Enum):
+    LEARNER = "learner"
+    TRAINER = "trainer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+
+ROLE_LABELS = {
+    Role.LEARNER: _l("Learner"),
+    Role.TRAINER: _l("Trainer"),
+    Role.MANAGER: _l("Institution manager"),
+    Role.ADMIN: _l("Platform admin"),
+}
+
+
+class Track(str, enum.Enum):
+    DIPLOMAT = "diplomat"
+    CERT = "cert"
+    OPERATOR = "operator"
+    POLICY = "policy"
+    LAW_ENFORCEMENT = "law_enforcement"
+
+    @property
+    def label(self) -> str:
+        return str(TRACK_LABELS[self])
+
+
+TRACK_LABELS = {
+    Track.DIPLOMAT: _l("Diplomat / foreign ministry"),
+    Track.CERT: _l("CERT/CSIRT staff"),
+    Track.OPERATOR: _l("Infrastructure operator"),
+    Track.POLICY: _l("Policy maker"),
+    Track.LAW_ENFORCEMENT: _l("Law enforcement"),
+}
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16), primary_key=True)
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"), index=True)
+    track: Mapped[Track | None] = mapped_column(Enum(Track, native_enum=False, length=24))
+    active: Mapped[bool] = mapped_column(default=True)
+    session_nonce: Mapped[str] = mapped_column(String(32))
+    last_login_at: Mapped[datetime | None]
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+
+    institution: Mapped[Institution | None] = relationship(lazy="joined")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by=UserRole.role
+    )
+
+    @property
+    def roles(self) -> set[Role]:
+        return {row.role for row in self.role_rows}
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        # The nonce changes with the password, which signs out every other session.
+        return f"{self.id}:{self.session_nonce}"
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    """Case-insensitive lookup: e-mails are stored lower-cased."""
+    return db.session.scalar(db.select(User).where(User.email == normalise_email(email)))
+
+
+class ApiToken(TimestampMixin, db.Model):
+    """A bearer token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = utcnow()
+

@@ -1,0 +1,1 @@
+"""Platform administration: institutions, users and the audit log."""

@@ -1,0 +1,96 @@
+"""Configuration: the only module that reads os.environ."""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot run the academy safely."""
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = "dev-only-insecure-key"
+    SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'academy.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    WTF_CSRF_TIME_LIMIT = None
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = ["en"]
+    PASSWORD_HASH_METHOD = "scrypt"
+    PASSWORD_RESET_MAX_AGE = 3600
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "20 per minute"
+    TOKEN_RATE_LIMIT = "10 per minute"
+    MAIL_SERVER = None
+    MAIL_PORT = 25
+    MAIL_USERNAME = None
+    MAIL_PASSWORD = None
+    MAIL_USE_TLS = False
+    MAIL_SENDER = "academy@localhost"
+    API_TITLE = "Western Balkans Cybersecurity Academy API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    PAGE_SIZE = 25
+
+    @classmethod
+    def from_environ(cls, environ=None) -> dict:
+        """Collect settings from the environment; refuse production without a secret key."""
+        env = os.environ if environ is None else environ
+        settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+        name = env.get("ACADEMY_ENV", "development")
+        settings["ENV_NAME"] = name
+        if env.get("DATABASE_URL"):
+            settings["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(env["DATABASE_URL"])
+        if env.get("SECRET_KEY"):
+            settings["SECRET_KEY"] = env["SECRET_KEY"]
+        elif name == "production":
+            raise ConfigError("SECRET_KEY must be set when ACADEMY_ENV=production.")
+        if name == "production":
+            settings["SESSION_COOKIE_SECURE"] = True
+            settings["REMEMBER_COOKIE_SECURE"] = True
+        if env.get("REDIS_URL"):
+            settings["REDIS_URL"] = env["REDIS_URL"]
+            settings["RATELIMIT_STORAGE_URI"] = env["REDIS_URL"]
+        for key in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER"):
+            if env.get(key):
+                settings[key] = env[key]
+        if env.get("MAIL_PORT"):
+            settings["MAIL_PORT"] = int(env["MAIL_PORT"])
+        settings["MAIL_USE_TLS"] = env.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes")
+        if env.get("PROXY_FIX"):
+            settings["PROXY_FIX"] = int(env["PROXY_FIX"])
+        return settings
+
+
+def _normalise_db_url(url: str) -> str:
+    # Hosting platforms often hand out postgres://; SQLAlchemy wants postgresql://.
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+class TestConfig:
+    """Overrides applied by the test-suite on top of Config."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    RATELIMIT_ENABLED = False
+    WTF_CSRF_ENABLED = False

@@ -1,0 +1,1 @@
+"""Feature-agnostic pieces: model mixins, access rules, errors, audit log, base pages."""

@@ -1,0 +1,53 @@
+"""Error pages for people and one JSON error shape for the API."""
+import logging
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from academy.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def json_error(status: int, name: str, message: str, errors=None):
+    """The API's single error envelope."""
+    payload = {"code": status, "status": name, "message": message}
+    if errors:
+        payload["errors"] = errors
+    return jsonify(payload), status
+
+
+def handle_http_exception(error: HTTPException):
+    if error.code and error.code >= 500:
+        db.session.rollback()
+    if wants_json():
+        data = getattr(error, "data", None) or {}
+        errors = data.get("messages") or data.get("errors")
+        message = data.get("message") or error.description or error.name
+        response = json_error(error.code, error.name, message, errors)
+        if error.code == 401:
+            response[0].headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    template = f"errors/{error.code}.html" if error.code in (400, 403, 404, 413, 429) else "errors/generic.html"
+    return render_template(template, error=error), error.code
+
+
+def handle_unexpected(error: Exception):
+    db.session.rollback()
+    log.exception("Unhandled error on %s %s", request.method, request.path)
+    if wants_json():
+        return json_error(500, "Internal Server Error", _("Something went wrong on our side; nothing was saved."))
+    return render_template("errors/500.html", error=InternalServerError()), 500
+
+
+def init_app(app) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,31 @@
+"""Home page and health check."""
+from flask import Blueprint, jsonify, render_template
+from flask_login import current_user
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from academy.core.permissions import PUBLIC, allow
+from academy.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+@allow(PUBLIC)
+def index():
+    """Landing page for visitors, role-aware start page for signed-in users."""
+    if current_user.is_authenticated:
+        return render_template("core/home.html")
+    return render_template("core/landing.html")
+
+
+@bp.get("/healthz")
+@allow(PUBLIC)
+def healthz():
+    """Liveness and database reachability for load balancers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="degraded", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")

@@ -1,0 +1,1 @@
+"""Countries, institutions and their staff."""

@@ -1,0 +1,76 @@
+import os
+
+import pytest
+
+from academy import create_app
+from academy.config import TestConfig
+from academy.extensions import db
+from academy.institutions.services import ensure_countries
+from tests import factories
+
+
+def build_settings(**overrides) -> dict:
+    settings = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+    if os.environ.get("TEST_DATABASE_URL"):
+        settings["SQLALCHEMY_DATABASE_URI"] = os.environ["TEST_DATABASE_URL"]
+    settings.update(overrides)
+    return settings
+
+
+@pytest.fixture
+def settings():
+    """Per-test overrides, applied before the app is built."""
+    return {}
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(build_settings(**settings))
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        ensure_countries()
+        db.session.commit()
+        yield app
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email, password=factories.PASSWORD, follow_redirects=False, **extra):
+        return self.client.post("/account/login", data={"email": email, "password": password, **extra},
+                                follow_redirects=follow_redirects)
+
+    def as_user(self, user):
+        """Sign in without a request: put the user's id in the session cookie."""
+        with self.client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return user
+
+    def logout(self):
+        return self.client.post("/account/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def world(app):
+    """Two institutions with one person of every role, the usual cast of permission tests."""
+    return factories.make_world()

@@ -1,0 +1,107 @@
+"""Every registered route × every kind of caller: who gets in, who is refused, who sees 404.
+
+Adding a route without adding its line here fails test_every_route_has_an_expectation.
+"""
+import pytest
+
+from academy import create_app
+from tests import factories
+from tests.conftest import build_settings
+
+PERSONAS = ("anon", "learner", "trainer", "manager_a", "manager_b", "admin")
+
+
+def row(anon, learner, trainer, manager_a, manager_b, admin):
+    return dict(zip(PERSONAS, (anon, learner, trainer, manager_a, manager_b, admin)))
+
+
+EVERYONE_200 = row(200, 200, 200, 200, 200, 200)
+SIGNED_IN_200 = row(302, 200, 200, 200, 200, 200)
+ADMIN_200 = row(302, 403, 403, 403, 403, 200)
+ANON_ONLY = row(200, 302, 302, 302, 302, 302)
+REDIRECT_ALL = row(302, 302, 302, 302, 302, 302)
+API_SIGNED_IN = row(401, 200, 200, 200, 200, 200)
+
+# (endpoint, method) -> (url builder, expected status per persona)
+EXPECTATIONS = {
+    ("core.index", "GET"): (lambda w: "/", EVERYONE_200),
+    ("core.healthz", "GET"): (lambda w: "/healthz", EVERYONE_200),
+    ("api-docs.openapi_json", "GET"): (lambda w: "/api/v1/openapi.json", EVERYONE_200),
+    ("accounts.login", "GET"): (lambda w: "/account/login", ANON_ONLY),
+    ("accounts.login", "POST"): (lambda w: "/account/login", EVERYONE_200),
+    ("accounts.logout", "POST"): (lambda w: "/account/logout", REDIRECT_ALL),
+    ("accounts.register", "GET"): (lambda w: "/account/register", ANON_ONLY),
+    ("accounts.register", "POST"): (lambda w: "/account/register", ANON_ONLY),
+    ("accounts.profile", "GET"): (lambda w: "/account/", SIGNED_IN_200),
+    ("accounts.change_password", "GET"): (lambda w: "/account/password", SIGNED_IN_200),
+    ("accounts.change_password", "POST"): (lambda w: "/account/password", SIGNED_IN_200),
+    ("accounts.request_reset", "GET"): (lambda w: "/account/reset", EVERYONE_200),
+    ("accounts.request_reset", "POST"): (lambda w: "/account/reset", EVERYONE_200),
+    ("accounts.reset_password", "GET"): (lambda w: "/account/reset/forged", REDIRECT_ALL),
+    ("accounts.reset_password", "POST"): (lambda w: "/account/reset/forged", REDIRECT_ALL),
+    ("accounts.create_token", "POST"): (lambda w: "/account/tokens", REDIRECT_ALL),
+    ("accounts.revoke_token", "POST"): (lambda w: f"/account/tokens/{w.learner_token_id}/revoke",
+                                        row(302, 302, 404, 404, 404, 404)),
+    ("institutions.mine", "GET"): (lambda w: "/institutions/mine", row(302, 403, 403, 302, 302, 403)),
+    ("institutions.detail", "GET"): (lambda w: f"/institutions/{w.institution_a.id}",
+                                     row(302, 403, 403, 200, 404, 200)),
+    ("institutions.rotate_code", "POST"): (lambda w: f"/institutions/{w.institution_a.id}/rotate-code",
+                                           row(302, 403, 403, 302, 404, 302)),
+    ("admin.index", "GET"): (lambda w: "/admin/", ADMIN_200),
+    ("admin.institution_list", "GET"): (lambda w: "/admin/institutions", ADMIN_200),
+    ("admin.new_institution", "GET"): (lambda w: "/admin/institutions/new", ADMIN_200),
+    ("admin.new_institution", "POST"): (lambda w: "/admin/institutions/new", ADMIN_200),
+    ("admin.edit_institution", "GET"): (lambda w: f"/admin/institutions/{w.institution_a.id}/edit", ADMIN_200),
+    ("admin.edit_institution", "POST"): (lambda w: f"/admin/institutions/{w.institution_a.id}/edit", ADMIN_200),
+    ("admin.user_list", "GET"): (lambda w: "/admin/users", ADMIN_200),
+    ("admin.edit_user", "GET"): (lambda w: f"/admin/users/{w.learner.id}", ADMIN_200),
+    ("admin.edit_user", "POST"): (lambda w: f"/admin/users/{w.learner.id}", ADMIN_200),
+    ("admin.audit_log", "GET"): (lambda w: "/admin/audit", ADMIN_200),
+    ("api.create_token", "POST"): (lambda w: "/api/v1/auth/token", row(422, 422, 422, 422, 422, 422)),
+    ("api.revoke_token", "DELETE"): (lambda w: "/api/v1/auth/token", row(401, 204, 204, 204, 204, 204)),
+    ("api.me", "GET"): (lambda w: "/api/v1/me", API_SIGNED_IN),
+}
+
+IGNORED_ENDPOINTS = {"static"}
+
+
+def registered_routes():
+    app = create_app(build_settings())
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules() if rule.endpoint not in IGNORED_ENDPOINTS
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_has_an_expectation():
+    routes = registered_routes()
+    missing = sorted(routes - EXPECTATIONS.keys())
+    stale = sorted(EXPECTATIONS.keys() - routes)
+    assert not missing, f"routes without an expectation in the matrix: {missing}"
+    assert not stale, f"expectations for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("route", sorted(EXPECTATIONS), ids=lambda r: f"{r[1]} {r[0]}")
+def test_route_answers_as_expected(app, client, auth, world, route, persona):
+    endpoint, method = route
+    build_url, expected = EXPECTATIONS[route]
+    world.learner_token_id = factories.issue_token(world.learner, "matrix")[0].id
+    headers = {}
+    if persona != "anon":
+        user = getattr(world, persona)
+        auth.as_user(user)
+        headers["Authorization"] = f"Bearer {factories.make_token(user)}"
+    from academy.extensions import db
+
+    db.session.commit()
+    url = build_url(world)
+    if url.startswith("/api/"):
+        kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        response = client.open(url, method=method, headers=headers, **kwargs)
+    else:
+        response = client.open(url, method=method, data={})
+    assert response.status_code == expected[persona], (
+        f"{method} {url} as {persona}: {response.status_code}, expected {expected[persona]}"
+    )
