@@ -4,12 +4,21 @@ from pathlib import Path
 
 from flask import Flask, request
 from flask_babel import lazy_gettext as _l
+from werkzeug.routing import IntegerConverter
 
 from academy.config import INSTANCE_DIR, Config
 from academy import extensions
 from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Ids in URLs fit a database integer; anything larger is simply not found (404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config=None) -> Flask:
@@ -27,6 +36,7 @@ def create_app(config=None) -> Flask:
 
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.url_map.converters["int"] = BoundedIntConverter
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -40,8 +50,10 @@ def create_app(config=None) -> Flask:
 
 
 def _select_locale():
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
 
 

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from flask.testing import FlaskClient
 
 from academy import create_app
 from academy.config import TestConfig
@@ -17,6 +18,20 @@ def build_settings(**overrides) -> dict:
     return settings
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own application context, as in production.
+
+    The test keeps an app context open for its own database work; without this, requests
+    would share its `g` (and the signed-in user cached there) and its database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
 @pytest.fixture
 def settings():
     """Per-test overrides, applied before the app is built."""
@@ -26,6 +41,7 @@ def settings():
 @pytest.fixture
 def app(settings):
     app = create_app(build_settings(**settings))
+    app.test_client_class = FreshContextClient
     with app.app_context():
         db.drop_all()
         db.create_all()

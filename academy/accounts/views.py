@@ -108,7 +108,7 @@ def change_password():
                 form.password.errors.append(str(error))
             else:
                 audit.record("password.change", target=current_user.email, institution_id=current_user.institution_id)
-                _start_session(current_user)
+                _start_session(current_user._get_current_object())
                 db.session.commit()
                 flash(_("Your password has been changed. Other devices have been signed out."), "success")
                 return redirect(url_for("accounts.profile"))

@@ -1,0 +1,1 @@
+"""Courses, lessons and quizzes, loaded from the content files in courses/."""

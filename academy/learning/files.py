@@ -1,0 +1,154 @@
+"""Content files read with their line numbers, and every error reported as `path:line: message`."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from marshmallow import Schema, ValidationError
+
+# Marshmallow's wording for the common cases, said the way a content author thinks of them.
+UNKNOWN = "Unknown field."
+MISSING = "Missing data for required field."
+RENAMED = {
+    "Field may not be null.": "has no value",
+    "Invalid input type.": "expected a mapping of keys to values",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass
+class Problems:
+    """Collects every problem found, so that one run reports them all."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, path: str, line: int, message: str) -> None:
+        self.items.append(Problem(path, max(line, 1), message))
+
+    def sorted(self) -> list[Problem]:
+        return sorted(set(self.items))
+
+
+@dataclass
+class LineMap:
+    """Where each key and each value of a YAML document starts, by path of keys and indices."""
+
+    keys: dict[tuple, int] = field(default_factory=dict)
+    values: dict[tuple, int] = field(default_factory=dict)
+
+    def line(self, path: tuple) -> int:
+        """The key's line when there is one, else the value's, else the nearest parent's."""
+        while path:
+            found = self.keys.get(path) or self.values.get(path)
+            if found:
+                return found
+            path = path[:-1]
+        return self.values.get((), 1)
+
+
+@dataclass
+class YamlDocument:
+    data: object
+    lines: LineMap
+
+
+def read_text(path: Path, display: str, problems: Problems) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        problems.add(display, 1, "the file is not valid UTF-8")
+    except OSError as error:
+        problems.add(display, 1, f"cannot read the file: {error.strerror}")
+    return None
+
+
+def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1) -> YamlDocument | None:
+    """Compose then construct, keeping node positions; `first_line` is the text's line in the file."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + first_line if mark else first_line
+        problems.add(display, line, f"YAML syntax error: {error.problem or error.context}")
+        return None
+    except yaml.YAMLError as error:
+        problems.add(display, first_line, f"YAML syntax error: {error}")
+        return None
+    finally:
+        loader.dispose()
+    if data is None:
+        problems.add(display, first_line, "the file is empty")
+        return None
+    lines = LineMap()
+    _map_lines(node, (), lines, first_line, display, problems)
+    return YamlDocument(data, lines)
+
+
+def _map_lines(node, path: tuple, lines: LineMap, offset: int, display: str, problems: Problems) -> None:
+    lines.values[path] = node.start_mark.line + offset
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in seen:
+                problems.add(display, key_node.start_mark.line + offset, f"duplicate key '{key}'")
+            seen.add(key)
+            lines.keys[path + (key,)] = key_node.start_mark.line + offset
+            _map_lines(value_node, path + (key,), lines, offset, display, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _map_lines(item, path + (index,), lines, offset, display, problems)
+
+
+def load_with(schema: Schema, data: object, doc: YamlDocument, display: str, problems: Problems,
+              prefix: tuple = ()) -> tuple[dict, bool]:
+    """Validate `data` (found at `prefix` in `doc`); returns what is usable and whether all was valid."""
+    try:
+        return schema.load(data), True
+    except ValidationError as error:
+        for path, message in _flatten(error.messages, prefix):
+            _report(path, message, doc.lines, display, problems)
+        valid = error.valid_data
+        return (valid if isinstance(valid, dict) else {}), False
+
+
+def _flatten(messages, path: tuple):
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flatten(value, path if key == "_schema" else path + (key,))
+    elif isinstance(messages, list):
+        for message in messages:
+            yield from _flatten(message, path) if isinstance(message, (dict, list)) else [(path, message)]
+    else:
+        yield path, messages
+
+
+def _report(path: tuple, message: str, lines: LineMap, display: str, problems: Problems) -> None:
+    name = path[-1] if path else ""
+    if message == UNKNOWN:
+        problems.add(display, lines.line(path), f"unknown key '{name}'")
+    elif message == MISSING:
+        problems.add(display, lines.line(path[:-1]), f"missing required key '{name}'")
+    else:
+        text = RENAMED.get(message, message)
+        text = text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+        label = _label(path)
+        problems.add(display, lines.line(path), f"{label}: {text.rstrip('.')}" if label else text.rstrip("."))
+
+
+def _label(path: tuple) -> str:
+    """`options[2]` for an index under a key, `pass_mark` for a key."""
+    label = ""
+    for part in path:
+        label = f"{label}[{part}]" if isinstance(part, int) else str(part)
+    return label

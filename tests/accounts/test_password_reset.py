@@ -1,0 +1,103 @@
+import logging
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from academy.accounts import services
+from academy.core.models import AuditEvent
+from academy.extensions import db
+
+SAME_ANSWER = b"If an account exists for that address"
+
+
+def reset_link_from_log(caplog):
+    for record in caplog.records:
+        if "/account/reset/" in record.getMessage():
+            line = next(l for l in record.getMessage().splitlines() if "/account/reset/" in l)
+            return line.strip().split("localhost", 1)[1]
+    raise AssertionError("no reset link in the log")
+
+
+def test_reset_request_answers_the_same_for_unknown_and_known(client, world, caplog):
+    caplog.set_level(logging.WARNING)
+    known = client.post("/account/reset", data={"email": "learner@a.org"}, follow_redirects=True)
+    unknown = client.post("/account/reset", data={"email": "ghost@a.org"}, follow_redirects=True)
+    assert SAME_ANSWER in known.data and SAME_ANSWER in unknown.data
+    assert known.status_code == unknown.status_code == 200
+    messages = [r.getMessage() for r in caplog.records if "Mail to" in r.getMessage()]
+    assert len(messages) == 1 and "learner@a.org" in messages[0]
+
+
+def test_full_reset_flow_and_token_is_single_use(client, auth, world, caplog):
+    caplog.set_level(logging.WARNING)
+    client.post("/account/reset", data={"email": "learner@a.org"})
+    link = reset_link_from_log(caplog)
+    assert client.get(link).status_code == 200
+    response = client.post(link, data={"password": "fresh secure phrase", "confirm": "fresh secure phrase"})
+    assert response.status_code == 302
+    assert auth.login("learner@a.org", "fresh secure phrase").status_code == 302
+    auth.logout()
+    reused = client.post(link, data={"password": "another new phrase", "confirm": "another new phrase"},
+                         follow_redirects=True)
+    assert b"invalid, has expired or has already been used" in reused.data
+    assert auth.login("learner@a.org", "fresh secure phrase").status_code == 302
+    assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "password.reset"))
+
+
+def test_forged_token_is_refused(app, client, world):
+    forged = URLSafeTimedSerializer("not-the-secret", salt="password-reset").dumps(
+        {"uid": world.learner.id, "fp": "x"})
+    response = client.post(f"/account/reset/{forged}", data={"password": "p" * 12 + "q1", "confirm": "p" * 12 + "q1"},
+                           follow_redirects=True)
+    assert b"invalid, has expired" in response.data
+    old = world.learner.password_hash
+    db.session.refresh(world.learner)
+    assert world.learner.password_hash == old
+
+
+def test_expired_token_is_refused(app, client, world, monkeypatch):
+    token = services.make_reset_token(world.learner)
+    app.config["PASSWORD_RESET_MAX_AGE"] = -1
+    response = client.get(f"/account/reset/{token}", follow_redirects=True)
+    assert b"invalid, has expired" in response.data
+
+
+def test_weak_password_at_reset_changes_nothing(client, world):
+    token = services.make_reset_token(world.learner)
+    old = world.learner.password_hash
+    response = client.post(f"/account/reset/{token}", data={"password": "short", "confirm": "short"})
+    assert response.status_code == 200
+    assert b"Use at least 10 characters." in response.data
+    db.session.refresh(world.learner)
+    assert world.learner.password_hash == old
+
+
+@pytest.mark.parametrize("payload", ["[1, 2]", '"just a string"'])
+def test_well_signed_but_malformed_payload_is_refused(app, world, payload):
+    import json
+
+    token = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="password-reset").dumps(json.loads(payload))
+    assert services.user_for_reset_token(token) is None
+
+
+def test_reset_mail_goes_through_smtp_when_configured(app, world, monkeypatch):
+    sent = []
+
+    class FakeSMTP:
+        def __init__(self, host, port, timeout):
+            sent.append(("connect", host, port))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, message):
+            sent.append(("send", message["To"], message["Subject"]))
+
+    monkeypatch.setattr(services.smtplib, "SMTP", FakeSMTP)
+    app.config["MAIL_SERVER"] = "smtp.example.org"
+    with app.test_request_context():
+        services.send_mail("learner@a.org", "Subject line", "Body")
+    assert sent == [("connect", "smtp.example.org", 25), ("send", "learner@a.org", "Subject line")]
