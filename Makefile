@@ -26,6 +26,7 @@ system-test-deps:
 # Apply migrations, load the course content and the demo accounts (printed), then serve.
 setup: install
 	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi content sync
 	$(BIN)/flask --app wsgi demo $(if $(DEMO_PASSWORD),--password "$(DEMO_PASSWORD)")
 
 run: setup

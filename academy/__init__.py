@@ -100,9 +100,11 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from academy.accounts.cli import create_admin
     from academy.institutions.cli import demo
+    from academy.learning.cli import content  # also imports academy.learning.models for create_all and migrations
 
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
+    app.cli.add_command(content)
 
 
 def _register_template_helpers(app: Flask) -> None:

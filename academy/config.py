@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+COURSES_DIR = Path(__file__).resolve().parent.parent / "courses"
 
 
 class ConfigError(RuntimeError):
@@ -46,6 +47,7 @@ class Config:
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
     PAGE_SIZE = 25
+    COURSES_DIR = COURSES_DIR
 
     @classmethod
     def from_environ(cls, environ=None) -> dict:

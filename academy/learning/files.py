@@ -60,6 +60,19 @@ class YamlDocument:
     lines: LineMap
 
 
+def strings_at(data: object, path: tuple) -> list[tuple[int, str]]:
+    """The string items of the list at `path` in raw YAML data, with their own indices."""
+    # Marshmallow drops the bad items of a list of strings, which would shift the indices (and lines) of the rest.
+    for key in path:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return []
+    return [(i, item) for i, item in enumerate(data) if isinstance(item, str)] if isinstance(data, list) else []
+
+
 def read_text(path: Path, display: str, problems: Problems) -> str | None:
     try:
         return path.read_text(encoding="utf-8-sig")
@@ -70,7 +83,8 @@ def read_text(path: Path, display: str, problems: Problems) -> str | None:
     return None
 
 
-def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1) -> YamlDocument | None:
+def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1,
+               what: str = "the file") -> YamlDocument | None:
     """Compose then construct, keeping node positions; `first_line` is the text's line in the file."""
     loader = yaml.SafeLoader(text)
     try:
@@ -87,7 +101,7 @@ def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1)
     finally:
         loader.dispose()
     if data is None:
-        problems.add(display, first_line, "the file is empty")
+        problems.add(display, first_line, f"{what} is empty")
         return None
     lines = LineMap()
     _map_lines(node, (), lines, first_line, display, problems)

@@ -82,7 +82,7 @@ class Question(ContentItemMixin, db.Model):
     __table_args__ = (UniqueConstraint("module_id", "slug", name="uq_question_module_id_slug"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"))  # indexed by the unique constraint
     slug: Mapped[str] = mapped_column(String(80))
     type: Mapped[str] = mapped_column(String(16))
     prompt: Mapped[str] = mapped_column(Text)

@@ -8,6 +8,7 @@ from academy.learning.sections import SECTIONS
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 SECTION_RE = re.compile(r"^§\d+(\.\d+){0,2}$")
+INLINE_SECTION_RE = re.compile(r"§\d+(?:\.\d+)*")
 TRACK_CODES = tuple(code.value for code in TrackCode)
 
 
@@ -34,6 +35,11 @@ def _section(value: str) -> None:
     if value not in SECTIONS:
         hint = "" if SECTION_RE.match(value) else " (write §N, §N.N or §N.N.N)"
         raise ValidationError(f"unknown section reference '{value}'{hint}")
+
+
+def unknown_inline_sections(text: str) -> list[str]:
+    """Section references cited in running text (`see §4.5`) that name no section of the report."""
+    return [ref for ref in INLINE_SECTION_RE.findall(text) if ref not in SECTIONS]
 
 
 def _track_code(value: str) -> None:
