@@ -90,9 +90,15 @@ def _register_blueprints(app: Flask) -> None:
     from academy.api.views import blp as api_blp
     from academy.core.views import bp as core_bp
     from academy.institutions.views import bp as institutions_bp
+    from academy.learning.views import bp as learning_bp
+    import academy.learning.quiz_views  # noqa: F401  (routes on the learning blueprint)
+    import academy.learning.certificate_views  # noqa: F401  (routes on the learning blueprint)
 
-    for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp):
+    for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp, learning_bp):
         app.register_blueprint(blueprint)
+    import academy.api.learning  # noqa: F401  (resources on the API blueprint)
+    import academy.api.certificates  # noqa: F401  (resources on the API blueprint)
+
     csrf.exempt(api_blp)
     extensions.api.register_blueprint(api_blp)
 
@@ -100,7 +106,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from academy.accounts.cli import create_admin
     from academy.institutions.cli import demo
-    from academy.learning.cli import content  # also imports academy.learning.models for create_all and migrations
+    from academy.content_cli import content  # imports the learning and tabletop models (create_all, migrations)
 
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)

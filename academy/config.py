@@ -5,6 +5,7 @@ from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 COURSES_DIR = Path(__file__).resolve().parent.parent / "courses"
+EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
 
 
 class ConfigError(RuntimeError):
@@ -48,6 +49,7 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     PAGE_SIZE = 25
     COURSES_DIR = COURSES_DIR
+    EXERCISES_DIR = EXERCISES_DIR
 
     @classmethod
     def from_environ(cls, environ=None) -> dict:

@@ -90,3 +90,16 @@ def auth(client):
 def world(app):
     """Two institutions with one person of every role, the usual cast of permission tests."""
     return factories.make_world()
+
+
+@pytest.fixture
+def course(app, tmp_path):
+    """The small fixture course of tests/content_fixture.py, synced and published."""
+    from academy.learning.models import Course
+    from academy.learning.sync import sync_content
+    from tests.content_fixture import ContentFolder
+
+    folder = ContentFolder(tmp_path / "content")
+    sync_content(folder.folder)
+    db.session.commit()
+    return db.session.scalar(db.select(Course).where(Course.slug == "intro-course"))

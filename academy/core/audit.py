@@ -25,6 +25,7 @@ ACTIONS = {
     "token.revoke": "API token revoked",
     "export.download": "Export downloaded",
     "admin.create": "Platform admin created",
+    "certificate.revoke": "Certificate revoked",
 }
 
 

@@ -1,5 +1,5 @@
 """Home page and health check."""
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +15,7 @@ bp = Blueprint("core", __name__)
 def index():
     """Landing page for visitors, role-aware start page for signed-in users."""
     if current_user.is_authenticated:
-        return render_template("core/home.html")
+        return redirect(url_for("learning.home"))
     return render_template("core/landing.html")
 
 

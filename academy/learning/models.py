@@ -121,3 +121,82 @@ class ContentRelease(db.Model):
     archived: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Enrolment(TimestampMixin, db.Model):
+    """A learner taking a course; completed_at is set once, when every lesson and quiz is done."""
+
+    __tablename__ = "enrolment"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="uq_enrolment_user_id_course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    last_lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id"))
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    course: Mapped[Course] = relationship(lazy="joined")
+
+
+class LessonProgress(db.Model):
+    """A learner's reading of one lesson: first opened, and marked as done."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (UniqueConstraint("user_id", "lesson_id", name="uq_lesson_progress_user_id_lesson_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id"), index=True)
+    viewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+
+
+class QuizAttempt(db.Model):
+    """One attempt at a module's quiz: the paper drawn at the start, then the scored answers."""
+
+    __tablename__ = "quiz_attempt"
+    __table_args__ = (UniqueConstraint("user_id", "module_id", "number", name="uq_quiz_attempt_user_module_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
+    number: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    paper: Mapped[list] = mapped_column(JSON, default=list)
+    answers: Mapped[dict | None] = mapped_column(JSON)
+    correct: Mapped[int | None]
+    total: Mapped[int]
+    score: Mapped[int | None]
+    passed: Mapped[bool | None]
+
+    module: Mapped[Module] = relationship(lazy="joined")
+
+    @property
+    def is_open(self) -> bool:
+        return self.submitted_at is None
+
+
+class Certificate(db.Model):
+    """Proof of a completed course, verifiable by its code without signing in; revocable."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", name="uq_certificate_user_id_course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    holder_name: Mapped[str] = mapped_column(String(120))
+    course_title: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    course: Mapped[Course] = relationship(lazy="joined")
+
+    @property
+    def is_valid(self) -> bool:
+        return self.revoked_at is None

@@ -45,9 +45,9 @@ def test_tampered_ids_answer_404_not_500(client, auth, world):
 
 def test_pages_render_navigation_by_role(client, auth, world):
     auth.as_user(world.learner)
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/learning").get_data(as_text=True)
     assert "Administration" not in page and "My institution" not in page
     auth.as_user(world.manager_a)
-    assert "My institution" in client.get("/").get_data(as_text=True)
+    assert "My institution" in client.get("/learning").get_data(as_text=True)
     auth.as_user(world.admin)
-    assert "Audit log" in client.get("/").get_data(as_text=True)
+    assert "Audit log" in client.get("/learning").get_data(as_text=True)

@@ -2,29 +2,20 @@
 
 Adding a route without adding its line here fails test_every_route_has_an_expectation.
 """
+import importlib
+from pathlib import Path
+
 import pytest
 
 from academy import create_app
 from tests import factories
 from tests.conftest import build_settings
-
-PERSONAS = ("anon", "learner", "trainer", "manager_a", "manager_b", "admin")
-
-
-def row(anon, learner, trainer, manager_a, manager_b, admin):
-    return dict(zip(PERSONAS, (anon, learner, trainer, manager_a, manager_b, admin)))
-
-
-EVERYONE_200 = row(200, 200, 200, 200, 200, 200)
-SIGNED_IN_200 = row(302, 200, 200, 200, 200, 200)
-ADMIN_200 = row(302, 403, 403, 403, 403, 200)
-ANON_ONLY = row(200, 302, 302, 302, 302, 302)
-REDIRECT_ALL = row(302, 302, 302, 302, 302, 302)
-API_SIGNED_IN = row(401, 200, 200, 200, 200, 200)
+from tests.route_rows import (ADMIN_200, ANON_ONLY, API_SIGNED_IN, EVERYONE_200, PERSONAS, REDIRECT_ALL,
+                              SIGNED_IN_200, row)
 
 # (endpoint, method) -> (url builder, expected status per persona)
 EXPECTATIONS = {
-    ("core.index", "GET"): (lambda w: "/", EVERYONE_200),
+    ("core.index", "GET"): (lambda w: "/", ANON_ONLY),
     ("core.healthz", "GET"): (lambda w: "/healthz", EVERYONE_200),
     ("api-docs.openapi_json", "GET"): (lambda w: "/api/v1/openapi.json", EVERYONE_200),
     ("accounts.login", "GET"): (lambda w: "/account/login", ANON_ONLY),
@@ -62,6 +53,10 @@ EXPECTATIONS = {
     ("api.me", "GET"): (lambda w: "/api/v1/me", API_SIGNED_IN),
 }
 
+for _path in sorted(Path(__file__).resolve().parents[1].glob("*/routes_*.py")):
+    _module = importlib.import_module(f"tests.{_path.parent.name}.{_path.stem}")
+    EXPECTATIONS.update(_module.ROUTES)
+
 IGNORED_ENDPOINTS = {"static"}
 
 
@@ -84,9 +79,10 @@ def test_every_route_has_an_expectation():
 
 @pytest.mark.parametrize("persona", PERSONAS)
 @pytest.mark.parametrize("route", sorted(EXPECTATIONS), ids=lambda r: f"{r[1]} {r[0]}")
-def test_route_answers_as_expected(app, client, auth, world, route, persona):
+def test_route_answers_as_expected(app, client, auth, world, course, route, persona):
     endpoint, method = route
     build_url, expected = EXPECTATIONS[route]
+    world.course = course
     world.learner_token_id = factories.issue_token(world.learner, "matrix")[0].id
     headers = {}
     if persona != "anon":

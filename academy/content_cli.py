@@ -1,0 +1,109 @@
+"""`flask content check` and `flask content sync`: courses/ and exercises/, checked and synced together.
+
+Above both features: the scenarios name course modules, so this is where the two trees meet.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from academy.extensions import db
+from academy.learning.content import load_content
+from academy.learning.files import Problem
+from academy.learning.sync import OUTCOMES, ContentInvalid, sync_content
+from academy.learning.tree import ContentTree
+from academy.tabletop.scenario_files import load_scenarios
+from academy.tabletop.scenario_sync import OUTCOMES as SCENARIO_OUTCOMES, sync_scenarios
+
+FOLDER = click.Path(exists=True, file_okay=False, path_type=Path)
+courses_option = click.option(
+    "--path", "courses", type=FOLDER, default=None,
+    help="The course folder (default: the app's COURSES_DIR, the repository's courses/).",
+)
+exercises_option = click.option(
+    "--exercises", type=FOLDER, default=None,
+    help="The scenario folder (default: the app's EXERCISES_DIR). Scenarios name the modules of the course "
+         "folder read with them, so --path without --exercises reads that course folder alone.",
+)
+
+
+@dataclass
+class _Checked:
+    tree: ContentTree
+    exercises: Path | None
+    module_slugs: set[str] | None
+    scenarios: int = 0
+    errors: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return self.tree.summary() + (f", {self.scenarios} scenarios" if self.exercises else "")
+
+
+def _check(courses: Path | None, exercises: Path | None) -> _Checked:
+    """Read both trees and collect every error of both; writes nothing."""
+    config = current_app.config
+    if courses is None or exercises is not None:  # else another course folder, read alone
+        exercises = exercises or config["EXERCISES_DIR"]
+    tree = load_content(courses or config["COURSES_DIR"])
+    # A course.yml with errors leaves its modules unknown: scenarios naming them would only echo its errors.
+    broken = any(error.path.endswith("course.yml") for error in tree.errors)
+    checked = _Checked(tree, exercises, None if broken else {module.slug for module in tree.modules},
+                       errors=list(tree.errors))
+    if exercises is not None:
+        scenarios, problems = load_scenarios(exercises, checked.module_slugs)
+        checked.scenarios = len(scenarios)
+        checked.errors += problems
+    return checked
+
+
+@click.group("content")
+def content():
+    """Check course and scenario files and sync them into the database."""
+
+
+def _echo_errors(errors) -> None:
+    for error in errors:
+        click.echo(str(error))
+    click.echo(f"{len(errors)} error(s); nothing was written.", err=True)
+
+
+def _counts(counts, outcomes) -> str:
+    return ", ".join(f"{counts[outcome]} {outcome}" for outcome in outcomes)
+
+
+@content.command("check")
+@courses_option
+@exercises_option
+def check(courses, exercises):
+    """Validate every course and scenario file; print each error as file:line: message. Writes nothing."""
+    checked = _check(courses, exercises)
+    if checked.errors:
+        _echo_errors(checked.errors)
+        raise SystemExit(1)
+    click.echo(f"{checked.summary()}: OK")
+
+
+@content.command("sync")
+@courses_option
+@exercises_option
+def sync(courses, exercises):
+    """Check both trees, then upsert courses and scenarios in one transaction; removed items are archived."""
+    checked = _check(courses, exercises)
+    if checked.errors:
+        _echo_errors(checked.errors)
+        raise SystemExit(1)
+    try:
+        report = sync_content(courses or current_app.config["COURSES_DIR"])
+        scenario_counts = sync_scenarios(checked.exercises, checked.module_slugs) if checked.exercises else None
+    except ContentInvalid as invalid:  # a file changed since the check: keep neither tree
+        db.session.rollback()
+        _echo_errors(invalid.errors)
+        raise SystemExit(1) from invalid
+    db.session.commit()
+    for kind, counts in report.counts.items():
+        click.echo(f"{kind:<10} " + _counts(counts, OUTCOMES))
+    totals = ", ".join(f"{report.total(outcome)} {outcome}" for outcome in OUTCOMES)
+    click.echo(f"Release {report.release.id} ({report.release.tree_hash[:12]}): {totals}")
+    if scenario_counts is not None:
+        click.echo(f"{'scenarios':<10} " + _counts(scenario_counts, SCENARIO_OUTCOMES))

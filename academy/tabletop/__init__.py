@@ -1,0 +1,1 @@
+"""Live tabletop exercises: scenarios from exercises/, sessions, injects, decisions and reports."""
