@@ -93,8 +93,10 @@ def _register_blueprints(app: Flask) -> None:
     from academy.learning.views import bp as learning_bp
     import academy.learning.quiz_views  # noqa: F401  (routes on the learning blueprint)
     import academy.learning.certificate_views  # noqa: F401  (routes on the learning blueprint)
+    from academy.tabletop.views import bp as tabletop_bp
+    # Modules that add routes to the tabletop blueprint (one line each):
 
-    for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp, learning_bp):
+    for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp, learning_bp, tabletop_bp):
         app.register_blueprint(blueprint)
     import academy.api.learning  # noqa: F401  (resources on the API blueprint)
     import academy.api.certificates  # noqa: F401  (resources on the API blueprint)

@@ -1,10 +1,10 @@
-"""Scenarios as synced from exercises/, each with its immutable versions."""
+"""Scenarios synced from exercises/ with their immutable versions, and the live sessions that run them."""
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from academy.core.models import TimestampMixin
+from academy.core.models import TimestampMixin, utcnow
 from academy.extensions import db
 
 
@@ -61,3 +61,66 @@ class ScenarioVersion(TimestampMixin, db.Model):
 @event.listens_for(ScenarioVersion, "before_update")
 def _versions_are_immutable(mapper, connection, version: ScenarioVersion) -> None:
     raise ValueError(f"scenario version {version.id} is immutable: a changed file makes a new version")
+
+
+class LiveSession(TimestampMixin, db.Model):
+    """A run of a scenario by a trainer, pinned to one scenario version; its truth is its event log."""
+
+    __tablename__ = "live_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scenario_version_id: Mapped[int] = mapped_column(ForeignKey("scenario_version.id"), index=True)
+    trainer_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    join_code: Mapped[str] = mapped_column(String(12), unique=True)
+    allow_guests: Mapped[bool] = mapped_column(default=False)
+    # Copied from the event log for lists and lookups; the log stays the source of truth.
+    status: Mapped[str] = mapped_column(String(16), default="lobby")
+    ended_at: Mapped[datetime | None]
+
+    scenario_version: Mapped[ScenarioVersion] = relationship(lazy="joined")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Participant(TimestampMixin, db.Model):
+    """Someone in a session: a signed-in user, or a guest the trainer allowed in with a name."""
+
+    __tablename__ = "participant"
+    __table_args__ = (UniqueConstraint("session_id", "user_id", name="uq_participant_session_id_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="SET NULL"),
+                                                       index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    institution_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str | None] = mapped_column(String(24))
+    guest_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class SessionEvent(db.Model):
+    """One entry of a session's append-only log; its id is the stream's event id for catch-up."""
+
+    __tablename__ = "session_event"
+    __table_args__ = (UniqueConstraint("session_id", "dedupe_key", name="uq_session_event_session_id_dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON)
+    audience: Mapped[dict] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+
+    def as_engine_event(self):
+        from academy.tabletop.engine import Event
+
+        return Event(self.id, self.kind, self.at, self.payload)
+
+    def as_stream_dict(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "at": self.at.isoformat() + "Z", "payload": self.payload,
+                "audience": self.audience}

@@ -29,3 +29,41 @@ def check(runner, content_args):
         return result.exit_code, result.output.splitlines()
 
     return run
+
+
+@pytest.fixture
+def scenario(app, tmp_path):
+    """The fixture course and scenario, synced: returns the Scenario row."""
+    from academy.extensions import db
+    from academy.tabletop.models import Scenario
+    from academy.tabletop.scenario_sync import sync_scenarios
+    from academy.learning.sync import sync_content
+
+    root = tmp_path / "live"
+    courses = ContentFolder(root)
+    folder = ScenarioFolder(root)
+    sync_content(courses.folder)
+    sync_scenarios(folder.folder, {"first-module"})
+    db.session.commit()
+    return db.session.scalar(db.select(Scenario).where(Scenario.slug == "fixture-scenario"))
+
+
+@pytest.fixture
+def live(app, world, scenario):
+    """A session of the fixture scenario run by the world's trainer, with a diplomat, a CERT and an operator."""
+    from types import SimpleNamespace
+
+    from academy.extensions import db
+    from academy.tabletop import services
+    from tests import factories
+
+    session = services.create_session(world.trainer, scenario, "Test session", allow_guests=True)
+    people = {}
+    for role, user in (("diplomat", world.learner),
+                       ("cert", factories.make_user("cert@a.org", institution=world.institution_a)),
+                       ("operator", factories.make_user("operator@b.org", institution=world.institution_b))):
+        participant = services.join(session, user=user)
+        services.assign_role(session, participant, role, world.trainer)
+        people[role] = SimpleNamespace(user=user, participant=participant)
+    db.session.commit()
+    return SimpleNamespace(session=session, scenario=scenario, **people)

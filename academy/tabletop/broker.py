@@ -1,0 +1,39 @@
+"""Fan-out of committed session events to the live streams of this process."""
+import queue
+import threading
+from collections import defaultdict
+
+
+class Broker:
+    """In-process publish/subscribe keyed by session id; each stream owns one queue."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._subscribers: dict[int, set[queue.SimpleQueue]] = defaultdict(set)
+
+    def subscribe(self, session_id: int) -> queue.SimpleQueue:
+        inbox: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            self._subscribers[session_id].add(inbox)
+        return inbox
+
+    def unsubscribe(self, session_id: int, inbox: queue.SimpleQueue) -> None:
+        with self._lock:
+            self._subscribers[session_id].discard(inbox)
+            if not self._subscribers[session_id]:
+                del self._subscribers[session_id]
+
+    def publish(self, session_id: int, event: dict) -> int:
+        """Hand an event to every stream of the session; returns how many were reached."""
+        with self._lock:
+            inboxes = list(self._subscribers.get(session_id, ()))
+        for inbox in inboxes:
+            inbox.put(event)
+        return len(inboxes)
+
+    def subscriber_count(self, session_id: int) -> int:
+        with self._lock:
+            return len(self._subscribers.get(session_id, ()))
+
+
+broker = Broker()
