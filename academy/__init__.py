@@ -4,6 +4,7 @@ from pathlib import Path
 
 from flask import Flask, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
 from academy.config import INSTANCE_DIR, Config
@@ -49,6 +50,14 @@ def create_app(config=None) -> Flask:
     return app
 
 
+def _sqlite_pragmas(connection, _record) -> None:
+    # WAL lets readers (live streams, reports) and one writer work at once; writers wait instead of failing.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.close()
+
+
 def _select_locale():
     from flask import current_app, has_request_context
 
@@ -59,6 +68,9 @@ def _select_locale():
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
@@ -93,13 +105,23 @@ def _register_blueprints(app: Flask) -> None:
     from academy.learning.views import bp as learning_bp
     import academy.learning.quiz_views  # noqa: F401  (routes on the learning blueprint)
     import academy.learning.certificate_views  # noqa: F401  (routes on the learning blueprint)
+    import academy.institutions.dashboard_views  # noqa: F401  (routes on the institutions blueprint)
+    import academy.institutions.bulk_views  # noqa: F401  (bulk enrolment, on the institutions blueprint)
+    import academy.institutions.regional_views  # noqa: F401  (the admins' regional view, /admin/regional)
+    import academy.institutions.token_views  # noqa: F401  (routes on the institutions blueprint)
     from academy.tabletop.views import bp as tabletop_bp
     # Modules that add routes to the tabletop blueprint (one line each):
+    import academy.tabletop.participant_views  # noqa: F401
+    import academy.tabletop.stream  # noqa: F401
+    import academy.tabletop.report_views  # noqa: F401
+    import academy.tabletop.console_views  # noqa: F401
 
     for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp, learning_bp, tabletop_bp):
         app.register_blueprint(blueprint)
     import academy.api.learning  # noqa: F401  (resources on the API blueprint)
     import academy.api.certificates  # noqa: F401  (resources on the API blueprint)
+    import academy.api.institutions  # noqa: F401  (resources on the API blueprint)
+    import academy.api.tabletop  # noqa: F401  (resources on the API blueprint)
 
     csrf.exempt(api_blp)
     extensions.api.register_blueprint(api_blp)

@@ -50,6 +50,7 @@ class Config:
     PAGE_SIZE = 25
     COURSES_DIR = COURSES_DIR
     EXERCISES_DIR = EXERCISES_DIR
+    TABLETOP_TICKER = True  # each process releases scheduled injects of running sessions (tabletop/stream.py)
 
     @classmethod
     def from_environ(cls, environ=None) -> dict:
@@ -98,3 +99,4 @@ class TestConfig:
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_ENABLED = False
     WTF_CSRF_ENABLED = False
+    TABLETOP_TICKER = False  # a test that needs the background ticker turns it on

@@ -26,8 +26,11 @@ class FreshContextClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        # The test's own transaction ends before and after each request, as separate requests' would.
+        db.session.commit()
         with self.application.app_context():
             response = super().open(*args, **kwargs)
+        db.session.commit()
         db.session.expire_all()
         return response
 

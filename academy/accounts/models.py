@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from academy.core.models import TimestampMixin, utcnow
@@ -112,19 +112,26 @@ def find_user_by_email(email: str) -> User | None:
 
 
 class ApiToken(TimestampMixin, db.Model):
-    """A bearer token; only its SHA-256 digest is stored."""
+    """A bearer token of a person or of an institution (exactly one); only its SHA-256 digest is stored."""
 
     __tablename__ = "api_token"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (institution_id IS NULL)", name="one_owner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # An institution's token outlives the manager who created it: it belongs to the institution.
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"),
+                                                       index=True)
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(12))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship(lazy="joined")
+    institution: Mapped[Institution | None] = relationship()
 
     @property
     def is_live(self) -> bool:

@@ -24,6 +24,7 @@ ACTIONS = {
     "token.create": "API token created",
     "token.revoke": "API token revoked",
     "export.download": "Export downloaded",
+    "enrolment.import": "Staff imported from CSV",
     "admin.create": "Platform admin created",
     "certificate.revoke": "Certificate revoked",
 }

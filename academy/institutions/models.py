@@ -1,8 +1,9 @@
 """Countries of the report and the institutions that belong to them."""
 import enum
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from academy.core.models import TimestampMixin
@@ -66,3 +67,21 @@ class Institution(TimestampMixin, db.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BulkImport(TimestampMixin, db.Model):
+    """An uploaded enrolment file: its parsed rows wait here between the preview and the import."""
+
+    __tablename__ = "bulk_import"
+
+    PREVIEW = "preview"
+    IMPORTED = "imported"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    rows: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default=PREVIEW)
+    imported_at: Mapped[datetime | None]
+    result: Mapped[dict | None] = mapped_column(JSON)

@@ -15,10 +15,10 @@ bp = Blueprint("institutions", __name__, url_prefix="/institutions")
 @bp.get("/mine")
 @allow(Role.MANAGER)
 def mine():
-    """Shortcut from the navigation to the manager's own institution."""
+    """Shortcut from the navigation to the manager's own institution: its dashboard."""
     if current_user.institution_id is None:
         abort(404)
-    return redirect(url_for("institutions.detail", institution_id=current_user.institution_id))
+    return redirect(url_for("institutions.dashboard", institution_id=current_user.institution_id))
 
 
 @bp.get("/<int:institution_id>")

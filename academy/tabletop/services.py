@@ -17,6 +17,7 @@ from academy.tabletop.scenario_files import Scenario as ScenarioDefinition
 
 JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 OUTBOX = "tabletop_outbox"
+STATES = "tabletop_states"  # per transaction: another process's events are read by the next transaction
 
 
 def scenario_of(session: LiveSession) -> ScenarioDefinition:
@@ -73,7 +74,13 @@ def events_of(session: LiveSession, after_id: int = 0) -> list[SessionEvent]:
 
 
 def state_of(session: LiveSession) -> engine.SessionState:
-    return engine.fold([row.as_engine_event() for row in events_of(session)], scenario_of(session))
+    """The session's state, folded once per transaction and kept current by `append`."""
+    cache = db.session.info.setdefault(STATES, {})
+    if session.id not in cache:
+        rows = db.session.execute(db.select(SessionEvent.id, SessionEvent.kind, SessionEvent.at, SessionEvent.payload)
+                                  .where(SessionEvent.session_id == session.id).order_by(SessionEvent.id))
+        cache[session.id] = engine.fold([engine.Event(*row) for row in rows], scenario_of(session))
+    return cache[session.id]
 
 
 def append(session: LiveSession, kind: str, payload: dict, audience: dict, *, actor=None,
@@ -87,12 +94,16 @@ def append(session: LiveSession, kind: str, payload: dict, audience: dict, *, ac
     except IntegrityError:
         return None
     db.session.info.setdefault(OUTBOX, []).append((session.id, row))
+    cached = db.session.info.get(STATES, {}).get(session.id)
+    if cached is not None:
+        engine.apply(cached, row.as_engine_event(), scenario_of(session))
     return row
 
 
 @sa_event.listens_for(OrmSession, "after_commit")
 def _publish_committed(orm_session) -> None:
     # Streams hear of an event only once it is durable: a rolled-back event is never shown.
+    orm_session.info.pop(STATES, None)
     for session_id, row in orm_session.info.pop(OUTBOX, []):
         broker.publish(session_id, row.as_stream_dict())
 
@@ -100,6 +111,7 @@ def _publish_committed(orm_session) -> None:
 @sa_event.listens_for(OrmSession, "after_rollback")
 def _forget_rolled_back(orm_session) -> None:
     orm_session.info.pop(OUTBOX, None)
+    orm_session.info.pop(STATES, None)
 
 
 def join(session: LiveSession, *, user=None, guest_name: str = "", guest_institution: str = "") -> Participant:

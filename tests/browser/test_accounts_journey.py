@@ -43,6 +43,7 @@ def test_manager_sees_staff_and_admin_rotates_code(page, live_world):
     sign_in(page, "manager@a.org")
     page.get_by_role("link", name="My institution").click()
     expect(page.get_by_role("heading", name="Ministry A")).to_be_visible()
+    page.get_by_role("link", name="Staff and invitation code").click()
     expect(page.get_by_role("cell", name="learner@a.org")).to_be_visible()
     old_code = page.get_by_test_id("invitation-code").inner_text()
     page.get_by_role("button", name="Rotate").click()

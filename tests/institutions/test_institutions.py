@@ -23,7 +23,7 @@ def test_manager_of_another_institution_gets_404(client, auth, world):
 def test_mine_redirects_to_own_institution(client, auth, world):
     auth.as_user(world.manager_b)
     response = client.get("/institutions/mine")
-    assert response.headers["Location"].endswith(f"/institutions/{world.institution_b.id}")
+    assert response.headers["Location"].endswith(f"/institutions/{world.institution_b.id}/dashboard")
 
 
 def test_rotating_code_invalidates_the_old_one(client, auth, world):

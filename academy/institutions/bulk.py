@@ -1,0 +1,412 @@
+"""Bulk enrolment from CSV: read the file, check every row against the database, import all rows or none."""
+import csv
+import hashlib
+import io
+import json
+import secrets
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from academy.accounts.models import TRACK_LABELS, Role, Track, User, UserRole, normalise_email
+from academy.accounts.services import make_reset_token, new_nonce
+from academy.core import audit
+from academy.core.models import utcnow
+from academy.extensions import db
+from academy.institutions.models import BulkImport, Institution
+from academy.institutions.services import scope_to_user
+from academy.learning import services as learning
+from academy.learning.models import Course, Enrolment
+
+MAX_ROWS = 10_000
+MAX_BYTES = 2 * 1024 * 1024
+COLUMNS = ("email", "name", "track", "courses")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CHUNK = 500  # ids per IN (...): well under every database's parameter limit
+
+NEW, MEMBER, UNCHANGED, ERROR = "new", "member", "unchanged", "error"
+
+
+class CsvFileError(ValueError):
+    """Why a whole file was refused; nothing is stored."""
+
+
+class ImportRefused(Exception):
+    """Why a confirmed import cannot go ahead; the caller rolls the transaction back."""
+
+
+# --- Reading the file -------------------------------------------------------------------------
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise CsvFileError(_("The file is larger than 2 MB. Split it into several files."))
+    if b"\x00" in data:
+        raise CsvFileError(_("This is not a CSV text file (it may be an Excel workbook). In your spreadsheet "
+                             "choose \u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d and upload that file."))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise CsvFileError(_(
+            "The file is not in UTF-8 (the first unreadable character is on line %(line)d). Save the file as "
+            "UTF-8 \u2014 in Excel: \u201cSave as\u201d \u203a \u201cCSV UTF-8 (comma delimited)\u201d \u2014 and "
+            "upload it again.", line=line)) from error
+
+
+def _sniff_delimiter(text: str) -> str:
+    header = text.lstrip("\r\n").split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _header_positions(header: list[str]) -> dict[str, int]:
+    names = [cell.strip().lower() for cell in header]
+    missing = [column for column in COLUMNS if column not in names]
+    unknown = [cell.strip() for cell, name in zip(header, names) if name and name not in COLUMNS]
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    problems = []
+    if missing:
+        problems.append(_("Missing columns: %(names)s.", names=", ".join(missing)))
+    if unknown:
+        problems.append(_("Unknown columns: %(names)s.", names=", ".join(unknown)))
+    if repeated:
+        problems.append(_("Columns named twice: %(names)s.", names=", ".join(repeated)))
+    if problems:
+        hint = _("The first row must be the header naming the columns %(columns)s (in any order).",
+                 columns=",".join(COLUMNS))
+        if any("@" in name for name in names):
+            hint += " " + _("The first row looks like data: add the header row above it.")
+        raise CsvFileError(" ".join(problems + [hint]))
+    return {name: position for position, name in enumerate(names) if name}
+
+
+def parse_csv(data: bytes) -> list[dict]:
+    """The data rows of an uploaded file as dicts with their line numbers; CsvFileError when it cannot be used."""
+    text = _decode(data)
+    if not text.strip():
+        raise CsvFileError(_("The file is empty."))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    rows, last_line = [], 0
+    try:
+        header = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
+        if header is None:
+            raise CsvFileError(_("The file has no header row."))
+        positions = _header_positions(header)
+        known = set(positions.values())
+        last_line = reader.line_num
+        for cells in reader:
+            line, last_line = last_line + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            row = {name: cells[i].strip() if i < len(cells) else "" for name, i in positions.items()}
+            row["extra"] = any(cell.strip() for i, cell in enumerate(cells) if i not in known)
+            row["line"] = line
+            rows.append(row)
+    except csv.Error as error:
+        raise CsvFileError(_("The file could not be read as CSV near line %(line)d (%(error)s).",
+                             line=last_line + 1, error=str(error))) from error
+    if not rows:
+        raise CsvFileError(_("The file has a header but no data rows."))
+    if len(rows) > MAX_ROWS:
+        raise CsvFileError(_("The file has %(n)s data rows; at most %(max)s can be imported at once. "
+                             "Split it into several files.", n=f"{len(rows):,}", max=f"{MAX_ROWS:,}"))
+    return rows
+
+
+def store_upload(institution: Institution, uploader, filename: str, rows: list[dict]) -> BulkImport:
+    """Keep the parsed rows for the preview and the confirmation."""
+    bulk_import = BulkImport(institution_id=institution.id, uploaded_by_id=uploader.id,
+                             filename=(filename or "upload.csv")[:255], rows=rows, status=BulkImport.PREVIEW)
+    db.session.add(bulk_import)
+    db.session.flush()
+    return bulk_import
+
+
+def _imports(institution: Institution, user):
+    query = db.select(BulkImport).where(BulkImport.institution_id == institution.id)
+    return scope_to_user(query, user, BulkImport.institution_id)
+
+
+def load_import(institution: Institution, import_id: int, user) -> BulkImport:
+    """One of this institution's uploads; any other id answers 404."""
+    return db.first_or_404(_imports(institution, user).where(BulkImport.id == import_id))
+
+
+def recent_imports(institution: Institution, user, limit: int = 10) -> list[BulkImport]:
+    return list(db.session.scalars(_imports(institution, user).order_by(BulkImport.id.desc()).limit(limit)))
+
+
+# --- Checking the rows ------------------------------------------------------------------------
+
+@dataclass
+class RowCheck:
+    """One row of the file and what importing it would do."""
+
+    line: int
+    email: str
+    name: str
+    track: str
+    courses: str
+    kind: str = NEW
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    track_code: str | None = None
+    user_id: int | None = None
+    add: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileCheck:
+    """Every row checked, with the figures of the preview."""
+
+    rows: list[RowCheck]
+
+    def count(self, *kinds: str) -> int:
+        return sum(1 for row in self.rows if row.kind in kinds)
+
+    @property
+    def errors(self) -> int:
+        return self.count(ERROR)
+
+    @property
+    def enrolments_to_add(self) -> int:
+        return sum(len(row.add) for row in self.rows if row.kind != ERROR)
+
+    @property
+    def already_enrolled(self) -> int:
+        return sum(len(row.already) for row in self.rows)
+
+    @property
+    def has_work(self) -> bool:
+        return self.count(NEW, MEMBER) > 0
+
+    @property
+    def fingerprint(self) -> str:
+        """What the manager saw: a confirmation only goes ahead if the rows still mean the same."""
+        outcome = [(r.line, r.kind, normalise_email(r.email), r.add) for r in self.rows]
+        return hashlib.sha256(json.dumps(outcome).encode()).hexdigest()[:32]
+
+
+def _chunks(values: list):
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def existing_accounts(emails: set[str]) -> dict[str, tuple]:
+    """(id, institution id, active, track) of the accounts that already use these addresses."""
+    found = {}
+    for chunk in _chunks(sorted(emails)):
+        query = db.select(User.email, User.id, User.institution_id, User.active, User.track).where(
+            User.email.in_(chunk))
+        found.update({email: rest for email, *rest in db.session.execute(query)})
+    return found
+
+
+def _enrolled(user_ids: list[int]) -> set[tuple[int, int]]:
+    pairs = set()
+    for chunk in _chunks(sorted(user_ids)):
+        query = db.select(Enrolment.user_id, Enrolment.course_id).where(Enrolment.user_id.in_(chunk))
+        pairs.update((user_id, course_id) for user_id, course_id in db.session.execute(query))
+    return pairs
+
+
+def course_index() -> dict[str, Course]:
+    """Published courses by lower-cased slug and, where unambiguous, by lower-cased title."""
+    courses = learning.published_courses()
+    titles = [c.title.strip().lower() for c in courses]
+    index = {title: c for title, c in zip(titles, courses) if titles.count(title) == 1}
+    index.update({c.slug.lower(): c for c in courses})
+    return index
+
+
+def _track_index() -> dict[str, Track]:
+    index = {str(label).lower(): track for track, label in TRACK_LABELS.items()}
+    index.update({track.value: track for track in Track})
+    return index
+
+
+def _check_email(row: RowCheck, first_line: dict[str, int]) -> str:
+    email = normalise_email(row.email)
+    if not email:
+        row.problems.append(_("E-mail address missing."))
+        return email
+    if len(email) > 255:
+        row.problems.append(_("E-mail address longer than 255 characters."))
+        return email
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError:
+        row.problems.append(_("Not a valid e-mail address."))
+        return email
+    if email in first_line:
+        row.problems.append(_("Duplicate: the same e-mail address is already on line %(line)d.",
+                              line=first_line[email]))
+    else:
+        first_line[email] = row.line
+    return email
+
+
+def _check_account(row: RowCheck, account: tuple | None, institution: Institution) -> None:
+    if account is None:
+        return
+    user_id, institution_id, active, track = account
+    if institution_id is None:
+        row.problems.append(_("This address belongs to an account outside any institution; "
+                              "a platform admin can attach it."))
+    elif institution_id != institution.id:
+        row.problems.append(_("Already a member of another institution: this person cannot be added here."))
+    elif not active:
+        row.problems.append(_("This person's account here is deactivated; a platform admin can reactivate it."))
+    else:
+        row.user_id = user_id
+        if row.track_code and track and row.track_code != track.value:
+            row.notes.append(_("The account keeps its track (%(track)s).", track=track.label))
+
+
+def _check_fields(row: RowCheck, tracks: dict[str, Track], courses: dict[str, Course], is_new: bool) -> list[Course]:
+    if not row.name:
+        row.problems.append(_("Name missing."))
+    elif len(row.name) > 120:
+        row.problems.append(_("Name longer than 120 characters."))
+    track = tracks.get(row.track.lower().replace(" ", "_")) or tracks.get(row.track.lower())
+    if track:
+        row.track_code = track.value
+    elif not row.track and is_new:
+        row.problems.append(_("Track missing: new people need one of %(codes)s.",
+                              codes=", ".join(t.value for t in Track)))
+    elif row.track:
+        row.problems.append(_("Unknown track \u201c%(track)s\u201d: use one of %(codes)s.",
+                              track=row.track, codes=", ".join(t.value for t in Track)))
+    chosen = []
+    for wanted in (part.strip() for part in row.courses.split(";")):
+        course = courses.get(wanted.lower()) if wanted else None
+        if wanted and course is None:
+            row.problems.append(_("Unknown course \u201c%(course)s\u201d.", course=wanted))
+        elif course is not None and course not in chosen:
+            chosen.append(course)
+    if any(str(value).startswith(FORMULA_START) for value in (row.email, row.name, row.track, row.courses)):
+        row.notes.append(_("A cell starts with =, +, - or @: it is kept as plain text, never calculated."))
+    return chosen
+
+
+def _row(raw: dict, **outcome) -> RowCheck:
+    return RowCheck(line=raw["line"], email=raw.get("email", ""), name=raw.get("name", ""),
+                    track=raw.get("track", ""), courses=raw.get("courses", ""), **outcome)
+
+
+def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
+    """What importing these rows would do now, row by row; a handful of queries whatever the size."""
+    tracks, courses = _track_index(), course_index()
+    accounts = existing_accounts({normalise_email(r.get("email", "")) for r in raw_rows})
+    members = [a[0] for a in accounts.values() if a[1] == institution.id and a[2]]
+    enrolled = _enrolled(members)
+    first_line: dict[str, int] = {}
+    checked = []
+    for raw in raw_rows:
+        row = _row(raw)
+        if raw.get("extra"):
+            row.problems.append(_("This row has more cells than the header. Put several courses in one cell, "
+                                  "separated by \u201c;\u201d (in quotes when \u201c;\u201d also separates the "
+                                  "columns)."))
+        email = _check_email(row, first_line)
+        account = accounts.get(email)
+        chosen = _check_fields(row, tracks, courses, account is None)
+        _check_account(row, account, institution)
+        if row.problems:
+            row.kind = ERROR
+        elif row.user_id is None:
+            row.kind, row.add = NEW, [c.slug for c in chosen]
+        else:
+            row.add = [c.slug for c in chosen if (row.user_id, c.id) not in enrolled]
+            row.already = [c.slug for c in chosen if (row.user_id, c.id) in enrolled]
+            row.kind = MEMBER if row.add else UNCHANGED
+        checked.append(row)
+    return FileCheck(checked)
+
+
+def imported_rows(bulk_import: BulkImport) -> FileCheck:
+    """The rows of a finished import with what was done to each, as recorded at the time."""
+    outcomes = (bulk_import.result or {}).get("rows", [])
+    return FileCheck([_row(raw, kind=done["kind"], add=done["add"]) for raw, done in zip(bulk_import.rows, outcomes)])
+
+
+# --- Importing --------------------------------------------------------------------------------
+
+@dataclass
+class Invitation:
+    email: str
+    name: str
+    token: str
+    courses: list[str]
+
+
+def claim(bulk_import: BulkImport) -> bool:
+    """Move the upload from preview to imported; False when another request already did."""
+    result = db.session.execute(
+        db.update(BulkImport)
+        .where(BulkImport.id == bulk_import.id, BulkImport.status == BulkImport.PREVIEW)
+        .values(status=BulkImport.IMPORTED, imported_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def _unusable_password_hash() -> str:
+    # No "$": werkzeug's check refuses it for every password, yet it is unique, so reset tokens work.
+    return "!invited-" + secrets.token_hex(24)
+
+
+def _create_people(rows: list[RowCheck], institution: Institution, courses: dict[str, Course]) -> list[Invitation]:
+    """Insert the new learners, their role and their enrolments: a few statements for any number of people."""
+    if not rows:
+        return []
+    people = [dict(email=normalise_email(row.email), name=row.name, password_hash=_unusable_password_hash(),
+                   institution_id=institution.id, track=Track(row.track_code), session_nonce=new_nonce())
+              for row in rows]
+    # A parallel import of the same people fails here, on the unique e-mail, and takes everything with it.
+    ids = db.session.scalars(db.insert(User).returning(User.id, sort_by_parameter_order=True), people).all()
+    db.session.execute(db.insert(UserRole), [{"user_id": user_id, "role": Role.LEARNER} for user_id in ids])
+    enrolments = [{"user_id": user_id, "course_id": courses[slug].id}
+                  for user_id, row in zip(ids, rows) for slug in row.add]
+    if enrolments:
+        db.session.execute(db.insert(Enrolment), enrolments)
+    # make_reset_token reads only the id and the password hash; loading 10,000 users back would be wasted.
+    return [Invitation(person["email"], person["name"],
+                       make_reset_token(SimpleNamespace(id=user_id, password_hash=person["password_hash"])),
+                       [courses[slug].title for slug in row.add])
+            for user_id, person, row in zip(ids, people, rows)]
+
+
+def _enrol_members(rows: list[RowCheck], courses: dict[str, Course]) -> int:
+    by_id = {row.user_id: row for row in rows}
+    added = 0
+    for chunk in _chunks(sorted(by_id)):
+        for user in db.session.scalars(db.select(User).where(User.id.in_(chunk))):
+            for slug in by_id[user.id].add:
+                learning.enrol(user, courses[slug])
+                added += 1
+    return added
+
+
+def run_import(bulk_import: BulkImport, institution: Institution, actor, fingerprint: str) -> list[Invitation]:
+    """Import every row of a claimed upload, or raise; the caller commits or rolls back."""
+    check = check_rows(institution, bulk_import.rows)
+    if check.errors:
+        raise ImportRefused(ngettext("Nothing was imported: %(num)d row has a problem.",
+                                     "Nothing was imported: %(num)d rows have problems.", check.errors)
+                            + " " + _("Fix the file and upload it again."))
+    if check.fingerprint != fingerprint:
+        raise ImportRefused(_("Nothing was imported: something has changed since this preview was shown (for "
+                              "example, someone registered or another import added the same people). Here is the "
+                              "preview as it stands now; check it and confirm again."))
+    courses = {c.slug: c for c in course_index().values()}
+    invitations = _create_people([r for r in check.rows if r.kind == NEW], institution, courses)
+    enrolments = sum(len(r.add) for r in check.rows if r.kind == NEW)
+    enrolments += _enrol_members([r for r in check.rows if r.kind == MEMBER], courses)
+    summary = {"invited": len(invitations), "members": check.count(MEMBER, UNCHANGED), "enrolments": enrolments}
+    bulk_import.result = dict(summary, rows=[{"kind": r.kind, "add": r.add} for r in check.rows])
+    audit.record("enrolment.import", actor=actor, target=bulk_import.filename, institution_id=institution.id,
+                 import_id=bulk_import.id, **summary)
+    return invitations

@@ -1,0 +1,137 @@
+"""The manager dashboard and the completion report downloads, on the institutions blueprint."""
+from datetime import date, datetime
+
+from flask import Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_sqlalchemy.pagination import Pagination
+
+from academy.accounts.models import Role, Track
+from academy.core import audit
+from academy.core.permissions import allow
+from academy.extensions import db
+from academy.institutions import exports, permissions, reporting, services
+from academy.institutions.report_forms import CompletionReportForm, DashboardFilterForm
+from academy.institutions.views import bp
+
+LEFT_SHOWN = 50  # the dashboard lists this many people who left; the report lists them all
+
+
+class ListPagination(Pagination):
+    """Pagination over a list already in memory: the report is computed whole, then shown a page at a time."""
+
+    def _query_items(self):
+        start = (self.page - 1) * self.per_page
+        return self._query_args["items"][start:start + self.per_page]
+
+    def _query_count(self):
+        return len(self._query_args["items"])
+
+
+def _paginate(items: list) -> ListPagination:
+    """A page of the list by ?page=; a nonsense page number falls back to the nearest real page."""
+    per_page = current_app.config["PAGE_SIZE"]
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except (TypeError, ValueError):
+        page = 1
+    last = max(1, -(-len(items) // per_page))
+    return ListPagination(page=min(page, last), per_page=per_page, error_out=False, items=items)
+
+
+def _load(institution_id: int):
+    institution = services.load_institution(institution_id, current_user)
+    if not permissions.can_view_staff(current_user, institution):
+        abort(403)
+    return institution
+
+
+SORT_KEYS = {
+    "name": (lambda p: (p.name.lower(), p.user_id), False),
+    "progress": (lambda p: (-1 if p.progress_percent is None else p.progress_percent, p.completed), True),
+    "activity": (lambda p: (p.last_activity is not None, p.last_activity or datetime.min), True),
+}
+
+
+def completion_by_track(report: reporting.CompletionReport) -> list[reporting.CourseSummary]:
+    """The summary figures per role track of the staff (people without a track last)."""
+    order = [t.value for t in Track] + [""]
+    grouped: dict[str, list[reporting.PersonRow]] = {}
+    for row in report.people:
+        grouped.setdefault(row.track, []).append(row)
+    return [reporting.summarise(track, rows[0].track_label or _("No track"), [r for r in rows if r.course_slug],
+                                len({r.user_id for r in rows}))
+            for track, rows in sorted(grouped.items(), key=lambda item: order.index(item[0]))]
+
+
+def completions_over_time(report: reporting.CompletionReport) -> list[tuple[str, int]]:
+    """Completions in the period per month (per year when the period is longer than two years)."""
+    first, last = report.period.date_from, report.period.date_to
+    yearly = (last.year - first.year) * 12 + last.month - first.month >= 24
+    buckets: dict[str, int] = {}
+    month = date(first.year, first.month, 1)
+    while month <= last:
+        buckets.setdefault(f"{month.year}" if yearly else f"{month:%Y-%m}", 0)
+        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    for row in report.people:
+        if row.completed_in_period:
+            buckets[f"{row.completed_at.year}" if yearly else f"{row.completed_at:%Y-%m}"] += 1
+    return list(buckets.items())
+
+
+@bp.get("/<int:institution_id>/dashboard")
+@allow(Role.MANAGER, Role.ADMIN)
+def dashboard(institution_id):
+    """Who on the staff is trained: figures, charts and the staff table, with filters."""
+    institution = _load(institution_id)
+    courses = reporting.report_courses(institution)
+    filters = DashboardFilterForm(request.args, courses)
+    notices = filters.drop_invalid()
+    period = filters.period()
+    filters.date_from.data, filters.date_to.data = period.date_from, period.date_to
+    report = reporting.completion_report(institution, period.date_from, period.date_to,
+                                         course_ids=filters.course_ids())
+    staff = reporting.people_summaries(report.people, report.exercises)
+    if filters.track.data:
+        staff = [p for p in staff if p.track == filters.track.data]
+    if filters.status.data:
+        staff = [p for p in staff if p.status == filters.status.data]
+    key, reverse = SORT_KEYS.get(filters.sort.data, SORT_KEYS["name"])
+    staff.sort(key=key, reverse=reverse)
+    left = reporting.people_summaries(report.left, report.exercises)
+    report_form = CompletionReportForm(None, courses, data={
+        "date_from": period.date_from, "date_to": period.date_to,
+        "course": [filters.course.data] if filters.course_ids() else []})
+    return render_template(
+        "institutions/dashboard.html", institution=institution, report=report, filters=filters, notices=notices,
+        staff=_paginate(staff), filtered=bool(filters.track.data or filters.status.data), left=left[:LEFT_SHOWN],
+        left_total=len(left), by_track=completion_by_track(report),
+        over_time=completions_over_time(report), report_form=report_form,
+        status_labels=reporting.STATUS_LABELS)
+
+
+@bp.get("/<int:institution_id>/reports/completion")
+@allow(Role.MANAGER, Role.ADMIN)
+def completion_report(institution_id):
+    """The completion report as CSV, XLSX or PDF; without a format, the form to choose one."""
+    institution = _load(institution_id)
+    courses = reporting.report_courses(institution)
+    if "format" not in request.args:
+        period = reporting.default_period()
+        form = CompletionReportForm(None, courses, data={"date_from": period.date_from, "date_to": period.date_to})
+        return render_template("institutions/report_form.html", institution=institution, form=form)
+    form = CompletionReportForm(request.args, courses)
+    if not form.validate():
+        return render_template("institutions/report_form.html", institution=institution, form=form), 400
+    period, fmt = form.period(), form.format.data
+    report = reporting.completion_report(institution, period.date_from, period.date_to,
+                                         course_ids=form.course_ids())
+    body = exports.render(report, fmt)
+    audit.record("export.download", target=institution.name, institution_id=institution.id,
+                 report="completion", format=fmt, date_from=period.date_from.isoformat(),
+                 date_to=period.date_to.isoformat(), courses=report.course_slugs,
+                 verification_code=report.verification_code)
+    db.session.commit()
+    return Response(body, content_type=exports.MIMETYPES[fmt], headers={
+        "Content-Disposition": f"attachment; filename={exports.filename(report, fmt)}",
+        "Cache-Control": "private, no-store"})

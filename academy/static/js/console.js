@@ -1,0 +1,227 @@
+/* The trainer console: a ticking clock, live refresh of lobby, timeline and board, and actions without reload.
+ *
+ * Without this script the console still works: every action is a plain form and the page reloads.
+ * Events from the live stream (window.AcademyLive, live.js) trigger a fetch of the server-rendered
+ * regions ([data-live-region][id]), which replace the ones on the page.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("console");
+  if (!root) {
+    return;
+  }
+  var messages = root.querySelector("[data-console-messages]");
+  var liveStatus = document.querySelector("[data-live-status]");
+  var POLL_SECONDS = 15;
+  var clockTimer = null;
+  var refreshTimer = null;
+  var inFlight = false;
+  var again = false;
+
+  function formatClock(total) {
+    var seconds = total % 60;
+    var minutes = Math.floor(total / 60) % 60;
+    var hours = Math.floor(total / 3600);
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return hours ? hours + ":" + two(minutes) + ":" + two(seconds) : two(minutes) + ":" + two(seconds);
+  }
+
+  function startClock() {
+    window.clearInterval(clockTimer);
+    var clock = root.querySelector("[data-clock]");
+    if (!clock || clock.dataset.running !== "true") {
+      return;
+    }
+    var base = parseInt(clock.dataset.elapsed, 10) || 0;
+    var since = Date.now();
+    clockTimer = window.setInterval(function () {
+      clock.textContent = formatClock(base + Math.floor((Date.now() - since) / 1000));
+    }, 1000);
+  }
+
+  function say(text, ok) {
+    if (!messages || !text) {
+      return;
+    }
+    var alert = document.createElement("div");
+    alert.className = "alert alert-dismissible fade show alert-" + (ok ? "success" : "danger");
+    alert.setAttribute("role", "alert");
+    alert.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "btn-close";
+    close.setAttribute("data-bs-dismiss", "alert");
+    close.setAttribute("aria-label", root.dataset.msgClose || "×");
+    alert.appendChild(close);
+    messages.replaceChildren(alert);
+  }
+
+  function setStatus(text) {
+    if (liveStatus && text) {
+      liveStatus.textContent = text;
+    }
+  }
+
+  // Someone choosing in a select or ticking a box inside a region: do not pull it from under them.
+  function busy(region) {
+    var active = document.activeElement;
+    return active && region.contains(active) && /^(SELECT|INPUT|TEXTAREA)$/.test(active.tagName);
+  }
+
+  // A choice the trainer made but has not sent yet (a role picked, a box ticked) survives the refresh.
+  function keepChoices(current, fresh) {
+    current.querySelectorAll("select[id], input[id], textarea[id]").forEach(function (field) {
+      var twin = fresh.querySelector("#" + CSS.escape(field.id));
+      if (!twin || field.type === "hidden") {
+        return;
+      }
+      if (field.tagName === "SELECT") {
+        var changed = Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+        if (changed && Array.prototype.some.call(twin.options, function (o) { return o.value === field.value; })) {
+          twin.value = field.value;
+        }
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) {
+          twin.checked = field.checked;
+        }
+      } else if (field.value !== field.defaultValue) {
+        twin.value = field.value;
+      }
+    });
+  }
+
+  function swap(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    var deferred = false;
+    fresh.querySelectorAll("[data-live-region][id]").forEach(function (region) {
+      var current = document.getElementById(region.id);
+      if (!current) {
+        return;
+      }
+      if (busy(current)) {
+        deferred = true;
+        current.addEventListener("focusout", function () { scheduleRefresh(300); }, { once: true });
+        return;
+      }
+      var open = Array.prototype.map.call(current.querySelectorAll("details[open][id]"), function (d) {
+        return d.id;
+      });
+      var node = document.adoptNode(region);
+      keepChoices(current, node);
+      current.replaceWith(node);
+      open.forEach(function (id) {
+        var details = document.getElementById(id);
+        if (details) {
+          details.open = true;
+        }
+      });
+    });
+    if (!deferred) {
+      refreshParticipantSelects();
+    }
+    startClock();
+  }
+
+  // The ad-hoc form's participant list follows the lobby.
+  function refreshParticipantSelects() {
+    var people = root.querySelectorAll("[data-participant-id]");
+    root.querySelectorAll("select[data-participant-select]").forEach(function (select) {
+      if (select === document.activeElement) {
+        return;
+      }
+      var chosen = select.value;
+      while (select.options.length > 1) {
+        select.remove(1);
+      }
+      people.forEach(function (person) {
+        select.add(new Option(person.dataset.participantName, person.dataset.participantId));
+      });
+      select.value = chosen;
+    });
+  }
+
+  function refresh() {
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    fetch(root.dataset.boardUrl, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
+        return response.text();
+      })
+      .then(swap)
+      .catch(function () { setStatus(root.dataset.msgOffline); })
+      .then(function () {
+        inFlight = false;
+        if (again) {
+          again = false;
+          scheduleRefresh(200);
+        }
+      });
+  }
+
+  // Many events can arrive at once (everyone answering): one refresh covers them all.
+  function scheduleRefresh(delay) {
+    window.clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(refresh, delay);
+  }
+
+  // Button forms inside the live regions act through fetch; the JSON answer says what happened.
+  function submitWithFetch(event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.closest("[data-live-region]")) {
+      return;
+    }
+    event.preventDefault();
+    var data = new FormData(form);
+    if (event.submitter && event.submitter.name) {
+      data.append(event.submitter.name, event.submitter.value);
+    }
+    var buttons = form.querySelectorAll("button");
+    buttons.forEach(function (button) { button.disabled = true; });
+    fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
+                         headers: { "Accept": "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) { say(answer.message, answer.ok); })
+      .catch(function () { say(root.dataset.msgFailed, false); })
+      .then(function () {
+        buttons.forEach(function (button) { button.disabled = false; });
+        refresh();
+      });
+  }
+
+  function statusText(state) {
+    if (state === "live") {
+      return root.dataset.msgConnected;
+    }
+    if (state === "connecting" || state === "reconnecting") {
+      return root.dataset.msgConnecting;
+    }
+    return root.dataset.msgOffline;
+  }
+
+  root.addEventListener("submit", submitWithFetch);
+  startClock();
+  if (window.AcademyLive && root.dataset.streamUrl) {
+    window.AcademyLive.connect(root.dataset.streamUrl, {
+      after: parseInt(root.dataset.lastEventId, 10) || 0,
+      onEvent: function () { scheduleRefresh(250); },
+      onStatus: function (state) {
+        setStatus(statusText(state));
+        if (state === "live") {
+          scheduleRefresh(0);
+        }
+      }
+    });
+  } else {
+    setStatus(root.dataset.msgPolling);
+    window.setInterval(refresh, POLL_SECONDS * 1000);
+  }
+  // Scheduled injects go out on the server's clock: a quiet refresh now and then shows them even between events.
+  window.setInterval(function () { scheduleRefresh(0); }, 60 * 1000);
+}());

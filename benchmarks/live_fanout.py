@@ -1,0 +1,206 @@
+"""Inject fan-out to N live participants: how many receive it, how fast, and the server's memory.
+
+Starts the academy under gunicorn (gevent worker, as in production) on a temporary SQLite database,
+connects N participants to one session's live stream, has the trainer release an inject through the
+console, and prints when each participant received it. Usage:
+
+    python benchmarks/live_fanout.py [--participants 100 500] [--workers 1]
+"""
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SECRET = "benchmark-secret-key"
+SCENARIO = "regional-ddos-egov-banks"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(database_url: str, participants: int) -> dict:
+    """Database with the real content, a trainer, a paused session and N guest participants with roles."""
+    os.environ.update(DATABASE_URL=database_url, SECRET_KEY=SECRET)
+    from flask import session as flask_session
+    from flask_wtf.csrf import generate_csrf
+
+    from academy import create_app
+    from academy.accounts.models import Role
+    from academy.accounts.services import create_user
+    from academy.extensions import db
+    from academy.institutions.services import ensure_countries
+    from academy.learning.sync import sync_content
+    from academy.tabletop import services
+    from academy.tabletop.models import Scenario
+    from academy.tabletop.scenario_sync import sync_scenarios
+    from academy.learning.models import Module
+
+    app = create_app({"TABLETOP_TICKER": False})
+    with app.app_context():
+        db.create_all()
+        ensure_countries()
+        sync_content(ROOT / "courses")
+        sync_scenarios(ROOT / "exercises", set(db.session.scalars(db.select(Module.slug))))
+        trainer = create_user(email="trainer@bench.example", name="Bench Trainer", password="fan-out measurement 2026",
+                              institution=None, track=None, roles=(Role.TRAINER,))
+        scenario = db.session.scalar(db.select(Scenario).where(Scenario.slug == SCENARIO))
+        live = services.create_session(trainer, scenario, "Benchmark", allow_guests=True)
+        roles = [r.code for r in services.scenario_of(live).roles]
+        serializer = app.session_interface.get_signing_serializer(app)
+        cookies = []
+        for n in range(participants):
+            participant = services.join(live, guest_name=f"Guest {n}", guest_institution="Benchmark")
+            services.assign_role(live, participant, roles[n % len(roles)], trainer)
+            cookies.append(serializer.dumps({"guest_participants": {str(live.id): participant.guest_token}}))
+        services.run_command(live, "start", trainer)
+        services.run_command(live, "pause", trainer)  # scheduled injects wait; the trainer fires one by hand
+        db.session.commit()
+        target = next(i.id for i in services.scenario_of(live).injects
+                      if i.audience == "all" and not i.follow_up and i.offset > 0)
+        with app.test_request_context():
+            flask_session["_user_id"], flask_session["_fresh"] = trainer.get_id(), True
+            csrf = generate_csrf()
+            trainer_cookie = serializer.dumps(dict(flask_session))
+        return {"session_id": live.id, "cookies": cookies, "trainer_cookie": trainer_cookie, "csrf": csrf,
+                "inject": target}
+
+
+def start_server(database_url: str, port: int, workers: int, extra_env: dict) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET, **extra_env}
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gevent", "--workers", str(workers),
+               "--worker-connections", "2000", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+               "--timeout", "120", "--graceful-timeout", "2", "wsgi:app"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+async def listen(port: int, path: str, cookie: str, needle: bytes, connected: asyncio.Event,
+                 counter: list, total: int, arrivals: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                 f"Cookie: session={cookie}\r\n\r\n".encode())
+    await writer.drain()
+    buffer = b""
+    while b"\r\n\r\n" not in buffer or b"retry:" not in buffer:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return
+        buffer += chunk
+    counter[0] += 1
+    if counter[0] == total:
+        connected.set()
+    buffer = b""
+    while needle not in buffer:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return
+        buffer = buffer[-len(needle):] + chunk
+    arrivals.append(time.perf_counter())
+    writer.close()
+
+
+def release(port: int, data: dict) -> None:
+    body = f"csrf_token={data['csrf']}&inject_id={data['inject']}".encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/exercises/sessions/{data['session_id']}/release", data=body, method="POST",
+        headers={"Cookie": f"session={data['trainer_cookie']}", "Accept": "application/json",
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200, response.status
+
+
+def server_memory_mib(server: subprocess.Popen) -> float:
+    process = psutil.Process(server.pid)
+    return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
+
+
+async def measure(port: int, data: dict) -> tuple[list[float], float]:
+    total = len(data["cookies"])
+    connected, counter, arrivals = asyncio.Event(), [0], []
+    needle = f'"inject_id":"{data["inject"]}"'.encode()
+    path = f"/exercises/sessions/{data['session_id']}/stream"
+    tasks = [asyncio.create_task(listen(port, path, cookie, needle, connected, counter, total, arrivals))
+             for cookie in data["cookies"]]
+    await asyncio.wait_for(connected.wait(), timeout=120)
+    await asyncio.sleep(1.0)  # let every stream finish its catch-up and wait on the broker
+    sent = time.perf_counter()
+    await asyncio.get_running_loop().run_in_executor(None, release, port, data)
+    await asyncio.wait(tasks, timeout=30)
+    for task in tasks:
+        task.cancel()
+    return [(arrival - sent) * 1000 for arrival in arrivals], sent
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def run(participants: int, workers: int, extra_env: dict) -> dict:
+    folder = tempfile.mkdtemp(prefix="academy-bench-")
+    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench.db"
+    try:
+        data = prepare(database_url, participants)
+        port = free_port()
+        server = start_server(database_url, port, workers, extra_env)
+        try:
+            latencies, _ = asyncio.run(measure(port, data))
+            memory = server_memory_mib(server)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"participants": participants, "workers": workers, "received": len(latencies),
+            "p50": percentile(latencies, 0.5) if latencies else float("nan"),
+            "p95": percentile(latencies, 0.95) if latencies else float("nan"),
+            "max": max(latencies) if latencies else float("nan"), "memory": memory}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    args = parser.parse_args()
+    extra_env = {"REDIS_URL": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {}
+    rows = [run(n, w, extra_env) for w in args.workers for n in args.participants]
+    print(f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"gunicorn gevent worker")
+    print(f"{'participants':>12} {'workers':>7} {'received':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} "
+          f"{'server MiB':>10}")
+    for row in rows:
+        print(f"{row['participants']:>12} {row['workers']:>7} {row['received']:>8} {row['p50']:>8.1f} "
+              f"{row['p95']:>8.1f} {row['max']:>8.1f} {row['memory']:>10.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The live stream: who receives what, catch-up from the last event id, live events, and the ticker."""
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from academy.extensions import db
+from academy.tabletop import engine, services
+from academy.tabletop.broker import broker
+from academy.tabletop.models import SessionEvent
+from academy.tabletop.stream import ensure_ticker, tick_running_sessions
+from tests import factories
+
+T0 = datetime(2026, 11, 27, 9, 0, 0)
+
+
+@pytest.fixture
+def settings():
+    return {"TABLETOP_KEEPALIVE_SECONDS": 0.05}  # live tests wait for one keepalive, not fifteen seconds
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def stream_url(live, **params):
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"/exercises/sessions/{live.session.id}/stream" + (f"?{query}" if query else "")
+
+
+def parse(chunks) -> list[dict]:
+    """The events of a stream's text: id, kind and decoded data of each (comments and retry skipped)."""
+    events = []
+    for block in "".join(chunks).split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":")
+                      and ": " in line)
+        if "event" in fields:
+            events.append({"id": int(fields["id"]), "kind": fields["event"], "data": json.loads(fields["data"])})
+    return events
+
+
+def catch_up(client, live, headers=None, **params) -> list[dict]:
+    response = client.get(stream_url(live, once=1, **params), headers=headers or {})
+    assert response.status_code == 200
+    return parse([response.get_data(as_text=True)])
+
+
+def read_live(response, keepalives=1) -> list[dict]:
+    """Read a live stream until `keepalives` keepalive comments have passed, then close it."""
+    chunks = []
+    try:
+        for chunk in response.response:
+            text = chunk.decode() if isinstance(chunk, bytes) else chunk
+            if text.startswith(": keepalive"):
+                keepalives -= 1
+                if keepalives == 0:
+                    break
+            chunks.append(text)
+    finally:
+        response.close()
+    return parse(chunks)
+
+
+def released_ids(events) -> set[str]:
+    return {e["data"]["payload"]["inject_id"] for e in events if e["kind"] == engine.RELEASED}
+
+
+def run(live, trainer, minutes=60):
+    """Start on the frozen clock and release everything scheduled up to `minutes`."""
+    services.run_command(live.session, "start", trainer, now=T0)
+    services.tick(live.session, now=at(minutes))
+    db.session.commit()
+
+
+def test_stream_is_server_sent_events_that_proxies_do_not_buffer(client, auth, live):
+    auth.as_user(live.diplomat.user)
+    response = client.get(stream_url(live, once=1))
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache" and response.headers["X-Accel-Buffering"] == "no"
+    assert response.get_data(as_text=True).startswith("retry: ")
+
+
+def test_participant_catch_up_holds_exactly_what_their_role_may_see(client, auth, live, world):
+    run(live, world.trainer)
+    services.release(live.session, "press-question", "early", world.trainer,
+                     participant_id=live.operator.participant.id, now=at(60))
+    services.observe(live.session, "The diplomat hesitates", world.trainer, objective="dip-consult")
+    db.session.commit()
+    auth.as_user(live.diplomat.user)
+    events = catch_up(client, live)
+    expected = [row.id for row in services.visible_events(live.session, live.diplomat.participant)]
+    assert [e["id"] for e in events] == expected
+    assert released_ids(events) == {"embassy-note", "news-report", "diplomat-call", "joint-meeting",
+                                    "recovery-plan", "minister-briefing", "wrap-up"}
+    assert not {engine.JOINED, engine.OBSERVED} & {e["kind"] for e in events}
+    assert all(e["data"]["audience"].get("trainer") is not True for e in events)
+    release = next(e for e in events if e["kind"] == engine.RELEASED)
+    assert release["data"]["card_url"].startswith(f"/exercises/play/{live.session.id}/injects/")
+    assert release["data"]["title"] and release["data"]["status"] == engine.RUNNING
+
+
+def test_trainer_stream_has_everything_including_observations(client, auth, live, world):
+    run(live, world.trainer, minutes=10)
+    services.observe(live.session, "The diplomat hesitates", world.trainer, objective="dip-consult")
+    db.session.commit()
+    for user in (world.trainer, world.admin):
+        auth.as_user(user)
+        events = catch_up(client, live)
+        assert [e["id"] for e in events] == [row.id for row in services.events_of(live.session)]
+        assert {engine.JOINED, engine.OBSERVED} <= {e["kind"] for e in events}
+    auth.as_user(live.diplomat.user)
+    assert engine.OBSERVED not in {e["kind"] for e in catch_up(client, live)}
+
+
+def test_decisions_reach_the_role_that_took_them_and_no_other(client, auth, live, world):
+    run(live, world.trainer, minutes=1)
+    team_mate = factories.make_user("cert2@a.org")
+    services.assign_role(live.session, services.join(live.session, user=team_mate), "cert", world.trainer)
+    services.decide(live.session, live.cert.participant, "alert-bank-portal", "call-neighbour", "Share now",
+                    now=at(2))
+    db.session.commit()
+    auth.as_user(team_mate)
+    decided = [e for e in catch_up(client, live) if e["kind"] == engine.DECIDED]
+    assert len(decided) == 1 and decided[0]["data"]["entry"]["rationale"] == "Share now"
+    assert decided[0]["data"]["entry"]["option_text"] == "Call the neighbouring CERT"
+    auth.as_user(live.operator.user)  # sees the same inject, but not the CERT's answer
+    events = catch_up(client, live)
+    assert "alert-bank-portal" in released_ids(events) and engine.DECIDED not in {e["kind"] for e in events}
+
+
+def test_catch_up_sends_only_events_after_the_last_id_seen(client, auth, live, world):
+    run(live, world.trainer, minutes=10)
+    auth.as_user(live.operator.user)
+    everything = catch_up(client, live)
+    middle = everything[len(everything) // 2]["id"]
+    newer = [e["id"] for e in everything if e["id"] > middle]
+    assert newer and [e["id"] for e in catch_up(client, live, headers={"Last-Event-ID": str(middle)})] == newer
+    assert [e["id"] for e in catch_up(client, live, after=middle)] == newer
+    # EventSource's own reconnect sends the header on the URL of a recreated source: the later id wins.
+    assert [e["id"] for e in catch_up(client, live, headers={"Last-Event-ID": str(middle)}, after=1)] == newer
+    assert catch_up(client, live, headers={"Last-Event-ID": "junk"}) == everything
+
+
+def test_live_events_are_filtered_for_the_participant(client, auth, live, world):
+    run(live, world.trainer, minutes=1)
+    auth.as_user(live.diplomat.user)
+    response = client.get(stream_url(live), buffered=False)
+    assert response.status_code == 200 and broker.subscriber_count(live.session.id) == 1
+    services.release(live.session, "bank-call", "early", world.trainer, now=at(2))  # the operator's
+    services.release(live.session, "embassy-note", "early", world.trainer, now=at(2))  # the diplomat's
+    services.observe(live.session, "Quiet so far", world.trainer)
+    services.run_command(live.session, "pause", world.trainer, now=at(3))
+    db.session.commit()
+    events = read_live(response)
+    live_part = [e for e in events if e["kind"] in (engine.RELEASED, engine.OBSERVED, engine.PAUSED)]
+    assert [e["kind"] for e in live_part][-2:] == [engine.RELEASED, engine.PAUSED]
+    assert "bank-call" not in released_ids(events) and "embassy-note" in released_ids(events)
+    assert engine.OBSERVED not in {e["kind"] for e in events}
+    paused = live_part[-1]["data"]
+    assert paused["status"] == engine.PAUSED_STATUS and paused["elapsed_seconds"] == 180
+    assert broker.subscriber_count(live.session.id) == 0  # closing the response unsubscribes
+
+
+def test_events_committed_by_another_process_arrive_with_the_keepalive(client, auth, live, world):
+    run(live, world.trainer, minutes=1)
+    auth.as_user(live.diplomat.user)
+    response = client.get(stream_url(live), buffered=False)
+    # Written without the broker, as another process's commit would be: this process hears nothing of it.
+    db.session.add(SessionEvent(session_id=live.session.id, kind=engine.RELEASED, at=at(2), dedupe_key="other",
+                                audience={"roles": ["diplomat"]},
+                                payload={"inject_id": "embassy-note", "how": "early", "title": "Note",
+                                         "audience": {"roles": ["diplomat"]}, "elapsed_seconds": 120}))
+    db.session.commit()
+    assert "embassy-note" in released_ids(read_live(response, keepalives=2))
+
+
+def test_streams_of_strangers_are_not_found(client, auth, live):
+    assert client.get(stream_url(live, once=1)).status_code == 404
+    auth.as_user(factories.make_user("stranger@a.org"))
+    assert client.get(stream_url(live, once=1)).status_code == 404
+    assert client.get("/exercises/sessions/999999/stream?once=1").status_code == 404
+
+
+def test_once_is_ignored_outside_tests(app, client, auth, live):
+    app.testing = False
+    auth.as_user(live.diplomat.user)
+    try:
+        response = client.get(stream_url(live, once=1), buffered=False)
+        chunks = []
+        for chunk in response.response:  # a stream that ended after its catch-up would never send a keepalive
+            chunks.append(chunk)
+            if chunk.startswith(b": keepalive"):
+                break
+        response.close()
+    finally:
+        app.testing = True
+    assert chunks[-1].startswith(b": keepalive") and broker.subscriber_count(live.session.id) == 0
+
+
+def test_ticker_releases_due_injects_of_running_sessions_only(live, world, scenario):
+    services.run_command(live.session, "start", world.trainer, now=T0)
+    lobby = services.create_session(world.trainer, scenario, "Not started", allow_guests=False)
+    db.session.commit()
+    assert tick_running_sessions(now=at(9)) == 3
+    assert tick_running_sessions(now=at(9)) == 0  # released once, however often it ticks
+    assert list(services.state_of(live.session).releases) == ["alert-bank-portal", "bank-call", "embassy-note"]
+    assert services.state_of(lobby).releases == {}
+
+
+def test_ticker_starts_once_per_app_and_only_when_configured(app, client, auth, live):
+    auth.as_user(live.diplomat.user)
+    client.get(stream_url(live, once=1))
+    assert "tabletop_ticker" not in app.extensions  # the tests' configuration keeps it off
+    app.config["TABLETOP_TICKER"] = True
+    try:
+        ensure_ticker(app)
+        ticker = app.extensions["tabletop_ticker"]
+        ensure_ticker(app)
+        assert app.extensions["tabletop_ticker"] is ticker and ticker.thread.is_alive() and ticker.thread.daemon
+    finally:
+        ticker.stop.set()
+        ticker.thread.join(timeout=5)
+        app.config["TABLETOP_TICKER"] = False
+    assert not ticker.thread.is_alive()
