@@ -97,7 +97,8 @@ class CompletionReportForm(_QueryForm):
         self._course_ids = {slug: course_id for course_id, slug, _title in courses}
 
     def validate_course(self, field):
-        unknown = [slug for slug in field.data or [] if slug not in self._course_ids]
+        field.data = [slug for slug in field.data or [] if slug]  # an empty choice means every course
+        unknown = [slug for slug in field.data if slug not in self._course_ids]
         if unknown:
             raise ValidationError(_l("Unknown course: %(slugs)s.", slugs=", ".join(unknown[:5])))
 

@@ -10,6 +10,8 @@ class Broker:
     def __init__(self):
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[queue.SimpleQueue]] = defaultdict(set)
+        # Turns a committed event into what streams send, once for all of them (set by the stream module).
+        self.prepare = lambda session_id, event: event
 
     def subscribe(self, session_id: int) -> queue.SimpleQueue:
         inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -24,11 +26,19 @@ class Broker:
                 del self._subscribers[session_id]
 
     def publish(self, session_id: int, event: dict) -> int:
-        """Hand an event to every stream of the session; returns how many were reached."""
+        """Prepare a committed event once and hand it to every stream of the session; returns how many."""
+        with self._lock:
+            if not self._subscribers.get(session_id):
+                return 0
+        item = self.prepare(session_id, event)
+        return self.deliver(session_id, item) if item is not None else 0
+
+    def deliver(self, session_id: int, item) -> int:
+        """Hand an already prepared item to every stream of the session."""
         with self._lock:
             inboxes = list(self._subscribers.get(session_id, ()))
         for inbox in inboxes:
-            inbox.put(event)
+            inbox.put(item)
         return len(inboxes)
 
     def subscriber_count(self, session_id: int) -> int:

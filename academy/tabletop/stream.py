@@ -1,7 +1,7 @@
 """The live stream (server-sent events) of a session, and the per-process ticker that releases scheduled injects.
 
-A stream subscribes to the broker first, then sends what the log holds after the viewer's last event id, then
-what the broker hands it, each event filtered by engine.sees() for a participant. It holds no database
+A stream subscribes to the broker first, then sends what the session hub holds after the viewer's last event id,
+then what the broker hands it, each event filtered by engine.sees() for a participant. It holds no database
 connection while it waits: 500 open streams must not hold 500 connections.
 """
 import json
@@ -51,54 +51,109 @@ def decision_entry(payload: dict, state: engine.SessionState, scenario: Scenario
             "exercise_seconds": (release.elapsed_seconds if release else 0) + payload.get("response_seconds", 0)}
 
 
-class StreamView:
-    """What one viewer may receive, folded from the log as events arrive; no database, no request.
+@dataclass
+class Item:
+    """One event as every stream of this process sends it: folded once, serialised once per kind of viewer."""
 
-    `participant_id` None is the trainer's view: every event, including trainer-only ones.
+    id: int
+    audience: dict
+    for_trainer: str
+    for_participant: str
+
+
+class SessionHub:
+    """This process's single view of one session's log, shared by all its streams.
+
+    Folding and serialising an event once per process, not once per stream, is what lets a worker keep
+    hundreds of participants current within a fraction of a second and in little memory.
     """
 
-    def __init__(self, scenario: Scenario, participant_id: int | None, card_url: str):
-        self.scenario, self.participant_id, self.card_url = scenario, participant_id, card_url
+    REFRESH_WINDOW = 500  # ids below the newest one that a late commit (another process) may still fill
+
+    def __init__(self, session_id: int, scenario: Scenario, card_urls: dict[str, str]):
+        self.session_id, self.scenario, self.card_urls = session_id, scenario, card_urls
         self.state = engine.SessionState()
+        self.items: list[Item] = []
         self.seen: set[int] = set()
+        self.refreshed_at = 0.0
+        self.lock = threading.RLock()
 
-    def catch_up(self, events: list[dict], after_id: int) -> list[str]:
-        """Fold the whole log; send what came after `after_id`, judged by the viewer's role now (as the page is)."""
-        enriched = [(event, self._fold(event)) for event in events if event["id"] not in self.seen]
-        return [self._wire(data) for event, data in enriched if event["id"] > after_id and self.visible(event)]
+    def role_of(self, participant_id: int) -> str | None:
+        return self.state.roles.get(participant_id)
 
-    def take(self, event: dict) -> str | None:
-        """One event from the broker or the log: its wire text, or None when already sent or not for this viewer."""
-        if event["id"] in self.seen:
-            return None
-        data = self._fold(event)
-        return self._wire(data) if self.visible(event) else None
-
-    @property
-    def last_id(self) -> int:
-        return max(self.seen, default=0)
-
-    def visible(self, event: dict) -> bool:
-        if self.participant_id is None:
+    def visible(self, item: Item, participant_id: int | None) -> bool:
+        if participant_id is None:
             return True
-        return engine.sees(event["audience"], self.participant_id, self.state.roles.get(self.participant_id))
+        return engine.sees(item.audience, participant_id, self.role_of(participant_id))
 
-    def _fold(self, event: dict) -> dict:
-        self.seen.add(event["id"])
-        at = datetime.fromisoformat(event["at"].removesuffix("Z"))
-        engine.apply(self.state, engine.Event(event["id"], event["kind"], at, event["payload"]), self.scenario)
-        data = {**event, "status": self.state.status, "elapsed_seconds": self.state.elapsed_seconds(at)}
-        inject_id = event["payload"].get("inject_id")
-        if event["kind"] in (engine.RELEASED, engine.CLOSED):
-            data["card_url"] = self.card_url.replace(CARD_PLACEHOLDER, inject_id)
-            data["title"] = inject_title(self.state, self.scenario, inject_id)
-        elif event["kind"] == engine.DECIDED:
-            data["entry"] = decision_entry(event["payload"], self.state, self.scenario)
-        return data
+    def add(self, event: dict) -> Item | None:
+        """Fold a committed event once; None when this process has it already."""
+        with self.lock:
+            if event["id"] in self.seen:
+                return None
+            self.seen.add(event["id"])
+            at = datetime.fromisoformat(event["at"].removesuffix("Z"))
+            engine.apply(self.state, engine.Event(event["id"], event["kind"], at, event["payload"]), self.scenario)
+            data = {**event, "status": self.state.status, "elapsed_seconds": self.state.elapsed_seconds(at)}
+            inject_id = event["payload"].get("inject_id")
+            if event["kind"] == engine.DECIDED:
+                data["entry"] = decision_entry(event["payload"], self.state, self.scenario)
+            elif event["kind"] in (engine.RELEASED, engine.CLOSED):
+                data["title"] = inject_title(self.state, self.scenario, inject_id)
+            wires = {}
+            for viewer, url in self.card_urls.items():
+                if inject_id and event["kind"] in (engine.RELEASED, engine.CLOSED):
+                    data["card_url"] = url.replace(CARD_PLACEHOLDER, inject_id)
+                wires[viewer] = _wire(data)
+            item = Item(event["id"], event["audience"], wires["trainer"], wires["participant"])
+            self.items.append(item)
+            return item
 
-    @staticmethod
-    def _wire(data: dict) -> str:
-        return f"id: {data['id']}\nevent: {data['kind']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    def refresh(self, force: bool = False, min_interval: float = 0.0) -> list[Item]:
+        """Read what the log holds that this process has not seen (the first time: all of it)."""
+        now = time.monotonic()
+        if not force and now - self.refreshed_at < min_interval:
+            return []
+        self.refreshed_at = now
+        newest = max(self.seen, default=0)
+        query = db.select(SessionEvent).where(SessionEvent.session_id == self.session_id,
+                                              SessionEvent.id > newest - self.REFRESH_WINDOW if self.seen else True)
+        rows = [row.as_stream_dict() for row in db.session.scalars(query.order_by(SessionEvent.id))]
+        return [item for item in (self.add(row) for row in rows) if item is not None]
+
+
+class Hubs:
+    """The hubs of this process, one per session that has a stream open here."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._hubs: dict[int, SessionHub] = {}
+
+    def get(self, live: LiveSession, scenario: Scenario, card_urls: dict[str, str]) -> SessionHub:
+        with self._lock:
+            hub = self._hubs.get(live.id)
+            if hub is None:  # the scenario version is pinned: a hub never needs rebuilding
+                hub = self._hubs[live.id] = SessionHub(live.id, scenario, card_urls)
+            return hub
+
+    def release(self, session_id: int) -> None:
+        """Forget a session nobody here watches any more; the next stream reads its log again."""
+        with self._lock:
+            if broker.subscriber_count(session_id) == 0:
+                self._hubs.pop(session_id, None)
+
+    def prepare(self, session_id: int, event: dict) -> Item | None:
+        """The broker's hook: fold a freshly committed event into the session's hub, if this process has one."""
+        hub = self._hubs.get(session_id)
+        return hub.add(event) if hub is not None else None
+
+
+hubs = Hubs()
+broker.prepare = hubs.prepare
+
+
+def _wire(data: dict) -> str:
+    return f"id: {data['id']}\nevent: {data['kind']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 def _last_event_id() -> int:
@@ -114,55 +169,61 @@ def stream(session_id):
     live, participant = load_viewer(session_id, as_participant=request.args.get("view") == "participant")
     app = current_app._get_current_object()
     ensure_ticker(app)
-    card_url = url_for("tabletop.inject_card", session_id=live.id, inject_id=CARD_PLACEHOLDER,
-                       view="participant" if participant else None)
-    view = StreamView(services.scenario_of(live), participant.id if participant else None, card_url)
+    card_urls = {viewer: url_for("tabletop.inject_card", session_id=live.id, inject_id=CARD_PLACEHOLDER,
+                                 view="participant" if viewer == "participant" else None)
+                 for viewer in ("trainer", "participant")}
     inbox = broker.subscribe(live.id)  # before reading the log: an event committed in between is not lost
+    hub = hubs.get(live, services.scenario_of(live), card_urls)
     try:
-        first = view.catch_up([row.as_stream_dict() for row in services.events_of(live)], _last_event_id())
+        hub.refresh(force=True)
     except Exception:
         broker.unsubscribe(live.id, inbox)
         raise
     db.session.remove()  # no connection is held while the stream waits
+    viewer_id = participant.id if participant else None
+    after = _last_event_id()
+    with hub.lock:
+        first = [item for item in hub.items if item.id > after and hub.visible(item, viewer_id)]
+        sent = {item.id for item in hub.items}
     once = app.testing and request.args.get("once") == "1"
     keepalive = app.config.get("TABLETOP_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS)
-    response = Response(_events(app, live.id, inbox, view, first, once, keepalive), mimetype="text/event-stream")
+    response = Response(_events(app, hub, inbox, viewer_id, first, sent, once, keepalive),
+                        mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
 
 
-def _events(app, session_id: int, inbox, view: StreamView, first: list[str], once: bool, keepalive: float):
+def _events(app, hub: SessionHub, inbox, viewer_id: int | None, first: list[Item], sent: set[int], once: bool,
+            keepalive: float):
     # A plain generator: the request and its database session are gone by the time it runs.
+    pick = (lambda item: item.for_trainer) if viewer_id is None else (lambda item: item.for_participant)
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
-        yield from first
+        for item in first:
+            yield pick(item)
         if once:
             return
         beat = time.monotonic() + keepalive
         while True:
             try:
-                event = inbox.get(timeout=max(0.0, beat - time.monotonic()))
+                item = inbox.get(timeout=max(0.0, beat - time.monotonic()))
             except queue.Empty:
-                for event in _logged_after(app, session_id, view.last_id):
-                    if chunk := view.take(event):
-                        yield chunk
+                # Events another process committed reach this one's hub here (its broker is not ours).
+                with app.app_context():
+                    for fresh in hub.refresh(min_interval=keepalive / 2):
+                        broker.deliver(hub.session_id, fresh)
                 yield ": keepalive\n\n"
                 beat = time.monotonic() + keepalive
                 continue
-            if chunk := view.take(event):
-                yield chunk
+            if item.id in sent:
+                continue
+            sent.add(item.id)
+            if hub.visible(item, viewer_id):
+                yield pick(item)
     finally:
-        broker.unsubscribe(session_id, inbox)
-
-
-def _logged_after(app, session_id: int, after_id: int) -> list[dict]:
-    """Events another process committed (its broker is not ours); the app context ends, and so does the session."""
-    with app.app_context():
-        rows = db.session.scalars(db.select(SessionEvent).where(SessionEvent.session_id == session_id,
-                                                                SessionEvent.id > after_id)
-                                  .order_by(SessionEvent.id))
-        return [row.as_stream_dict() for row in rows]
+        broker.unsubscribe(hub.session_id, inbox)
+        hubs.release(hub.session_id)
 
 
 @dataclass

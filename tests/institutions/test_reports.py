@@ -152,6 +152,11 @@ def test_dashboard_and_every_format_give_the_same_numbers(app, client, auth, cra
         numbers = re.search(rf"^{title} (\d+) (\d+) (\d+) (\d+) (\S+) (\d+)$", pdf, re.M).groups()
         assert figures([title, *numbers]) == expected[slug]
 
+    bob = next(row for row in sections["Staff"] if row[1] == "bob@a.org")
+    assert (bob[5], bob[6], bob[9]) == ("33", "in progress", "50")
+    assert "An introduction: 33 % · in progress · best quiz score 50" in " ".join(pdf.split())
+    assert "33 %" in re.search(r'data-testid="person-\d+">(?:(?!</tr>).)*bob@a.org.*?</tr>', page, re.S).group(0)
+
     totals = {row[0]: row[1] for row in sections["Totals"]}
     for key, label in (("staff", "Staff counted"), ("completed-in-period", "Completed in the period"),
                        ("certificates", "Certificates"), ("left", "Left the institution")):
@@ -213,6 +218,14 @@ def test_bad_report_parameters_answer_400_with_a_message(client, auth, world, co
     auth.as_user(world.manager_a)
     response = client.get(report_url(world.institution_a, params.pop("format", "csv"), **params))
     assert response.status_code == 400 and message in response.get_data(as_text=True)
+
+
+def test_an_empty_course_choice_means_every_course(client, auth, world, course):
+    auth.as_user(world.manager_a)
+    response = client.get(report_url(world.institution_a, "csv", course=""))
+    assert response.status_code == 200
+    assert [row[0] for row in csv_sections(response.data)["Summary by course"][1:]] == ["An introduction",
+                                                                                       "All courses"]
 
 
 def test_the_report_form_offers_period_courses_and_format(client, auth, world, course):
