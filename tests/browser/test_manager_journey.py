@@ -1,0 +1,52 @@
+"""A manager in a real browser: upload staff from CSV, preview, import, download the report in three formats."""
+import csv
+import io
+from pathlib import Path
+
+from openpyxl import load_workbook
+from playwright.sync_api import expect
+
+from academy.accounts.models import User
+from academy.extensions import db
+from academy.learning.sync import sync_content
+from tests import factories
+from tests.content_fixture import ContentFolder
+
+CSV = "email,name,track,courses\nnew.one@a.org,Nora New,cert,intro-course\nnew.two@a.org,Nikola New,diplomat,intro-course\n"
+
+
+def test_manager_uploads_previews_imports_and_downloads_reports(page, live_world, tmp_path):
+    sync_content(ContentFolder(tmp_path / "c").folder)
+    db.session.commit()
+    upload = tmp_path / "staff.csv"
+    upload.write_text(CSV, encoding="utf-8")
+
+    page.goto("/account/login")
+    page.get_by_label("E-mail address").fill("manager@a.org")
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"/institutions/{live_world.institution_a.id}")
+    page.get_by_role("link", name="Enrol staff from a CSV file").click()
+    page.get_by_label("CSV file").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_text("nora new").or_(page.get_by_text("Nora New")).first).to_be_visible()
+    page.get_by_test_id("confirm-import").click()
+    expect(page.get_by_text("new.two@a.org").first).to_be_visible()
+    db.session.rollback()
+    assert db.session.scalar(db.select(User).where(User.email == "new.one@a.org")).institution_id == \
+        live_world.institution_a.id
+
+    page.goto(f"/institutions/{live_world.institution_a.id}/dashboard")
+    expect(page.get_by_text("Nora New").first).to_be_visible()
+    files = {}
+    for fmt in ("csv", "xlsx", "pdf"):
+        page.locator("#report").get_by_label("Format").select_option(fmt)
+        with page.expect_download() as info:
+            page.locator("#report").get_by_role("button", name="Download the report").click()
+        files[fmt] = Path(info.value.path()).read_bytes()
+        page.goto(f"/institutions/{live_world.institution_a.id}/dashboard")
+    text = files["csv"].decode("utf-8-sig")
+    assert "new.one@a.org" in text and list(csv.reader(io.StringIO(text)))
+    workbook = load_workbook(io.BytesIO(files["xlsx"]), read_only=True)
+    assert len(workbook.sheetnames) >= 2
+    assert files["pdf"].startswith(b"%PDF")
