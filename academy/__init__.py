@@ -94,6 +94,9 @@ def _init_extensions(app: Flask) -> None:
 
     extensions.api.init_app(app)
     extensions.api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    from academy.tabletop import broker
+
+    broker.init_app(app)  # live-session events reach the other processes through Redis when REDIS_URL is set
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -130,11 +133,13 @@ def _register_blueprints(app: Flask) -> None:
 def _register_cli(app: Flask) -> None:
     from academy.accounts.cli import create_admin
     from academy.institutions.cli import demo
+    from academy.core import backup
     from academy.content_cli import content  # imports the learning and tabletop models (create_all, migrations)
 
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
     app.cli.add_command(content)
+    backup.init_app(app)  # flask backup FILE / flask restore FILE
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -31,6 +31,8 @@ class Config:
     PASSWORD_RESET_MAX_AGE = 3600
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
+    REDIS_URL = None  # shared by every process: rate-limit counters and live-session fan-out
+    TABLETOP_REDIS_CHANNEL = "academy:tabletop:events"
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -71,6 +73,11 @@ class Config:
         if env.get("REDIS_URL"):
             settings["REDIS_URL"] = env["REDIS_URL"]
             settings["RATELIMIT_STORAGE_URI"] = env["REDIS_URL"]
+        if env.get("TABLETOP_REDIS_CHANNEL"):  # academies sharing one Redis need one channel each
+            settings["TABLETOP_REDIS_CHANNEL"] = env["TABLETOP_REDIS_CHANNEL"]
+        for key in ("LOGIN_RATE_LIMIT", "TOKEN_RATE_LIMIT"):
+            if env.get(key):
+                settings[key] = env[key]
         for key in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER"):
             if env.get(key):
                 settings[key] = env[key]
@@ -83,9 +90,10 @@ class Config:
 
 
 def _normalise_db_url(url: str) -> str:
-    # Hosting platforms often hand out postgres://; SQLAlchemy wants postgresql://.
-    if url.startswith("postgres://"):
-        return "postgresql://" + url[len("postgres://"):]
+    # Hosting platforms often hand out postgres://; SQLAlchemy wants a dialect, and the driver we ship is psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
     return url
 
 
@@ -98,5 +106,7 @@ class TestConfig:
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"  # a developer's REDIS_URL must not leak counters between tests
+    REDIS_URL = None
     WTF_CSRF_ENABLED = False
     TABLETOP_TICKER = False  # a test that needs the background ticker turns it on

@@ -53,6 +53,7 @@ def app(settings):
         yield app
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()  # a server database (TEST_DATABASE_URL) must not keep one idle connection per test
 
 
 @pytest.fixture

@@ -32,3 +32,4 @@ def test_models_and_migrations_agree(tmp_path):
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.session.remove()
+        db.engine.dispose()

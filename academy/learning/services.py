@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 from flask import abort
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from academy.core.models import utcnow
 from academy.extensions import db
@@ -11,10 +12,15 @@ from academy.learning.models import (Certificate, Course, Enrolment, Lesson, Les
                                      Track)
 
 
+# A course's pages walk all its modules and lessons (order, progress, previous / next): load the tree with the
+# course in one query, not one query per module.
+WITH_TREE = joinedload(Course.modules).joinedload(Module.lessons)
+
+
 def published_courses(track: str | None = None) -> list[Course]:
     """Published, non-archived courses in catalogue order, optionally for one role track."""
-    query = db.select(Course).where(Course.published.is_(True), Course.archived_at.is_(None))
-    courses = list(db.session.scalars(query.order_by(Course.position, Course.title)))
+    query = db.select(Course).where(Course.published.is_(True), Course.archived_at.is_(None)).options(WITH_TREE)
+    courses = list(db.session.scalars(query.order_by(Course.position, Course.title)).unique())
     if track:
         order = _track_order(track)
         courses = [c for c in courses if track in (c.tracks or [])]
@@ -33,7 +39,7 @@ def tracks() -> list[Track]:
 
 def load_course(slug: str) -> Course:
     """A published course, or 404: unpublished and archived courses are not there for learners."""
-    course = db.session.scalar(db.select(Course).where(Course.slug == slug))
+    course = db.session.scalars(db.select(Course).where(Course.slug == slug).options(WITH_TREE)).unique().one_or_none()
     if course is None or not course.published or course.is_archived:
         abort(404)
     return course
@@ -84,20 +90,23 @@ def enrol(user, course: Course) -> Enrolment:
     return enrolment
 
 
-def record_view(user, enrolment: Enrolment, lesson: Lesson) -> LessonProgress:
-    """Remember where the learner is; the first view creates the progress row."""
+def lesson_progress(user, lesson: Lesson) -> LessonProgress | None:
+    return db.session.scalar(db.select(LessonProgress).where(
+        LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
+
+
+def record_view(user, enrolment: Enrolment, lesson: Lesson, progress: LessonProgress | None = None) -> LessonProgress:
+    """Remember where the learner is; the first view creates the progress row (`progress`: the row, if read)."""
     enrolment.last_lesson_id = lesson.id
     enrolment.last_activity_at = utcnow()
-    progress = db.session.scalar(db.select(LessonProgress).where(
-        LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
+    progress = progress or lesson_progress(user, lesson)
     if progress is None:
         try:
             with db.session.begin_nested():
                 progress = LessonProgress(user_id=user.id, lesson_id=lesson.id)
                 db.session.add(progress)
         except IntegrityError:
-            progress = db.session.scalar(db.select(LessonProgress).where(
-                LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
+            progress = lesson_progress(user, lesson)
     return progress
 
 

@@ -92,14 +92,18 @@ def lesson(slug, lesson_slug):
     course, lesson, enrolment = _lesson_for_learner(slug, lesson_slug)
     if enrolment is None:
         return redirect(url_for("learning.course", slug=course.slug))
-    progress_row = services.record_view(current_user, enrolment, lesson)
-    db.session.commit()
+    progress = services.lesson_progress(current_user, lesson)
     lessons = services.course_lessons(course)
     index = lessons.index(lesson)
-    return render_template("learning/lesson.html", course=course, lesson=lesson, done=progress_row.done_at is not None,
+    # Rendered before the write: the commit would expire what the page shows, and the write lock is held briefly.
+    page = render_template("learning/lesson.html", course=course, lesson=lesson,
+                           done=progress is not None and progress.done_at is not None,
                            previous=lessons[index - 1] if index else None,
                            next=lessons[index + 1] if index + 1 < len(lessons) else None,
                            position=index + 1, count=len(lessons))
+    services.record_view(current_user, enrolment, lesson, progress)
+    db.session.commit()
+    return page
 
 
 @bp.post("/courses/<slug>/lessons/<lesson_slug>/done")

@@ -1,6 +1,7 @@
 """A live academy server in a thread and Debian's chromium driven by Playwright."""
 import shutil
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -32,7 +33,8 @@ def live_app(tmp_path):
     import os
 
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/browser.db"
-    app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True))
+    # A closed page's live stream ends at its next keepalive: soon, so that live_server can wait for it.
+    app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True, TABLETOP_KEEPALIVE_SECONDS=1))
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -41,16 +43,23 @@ def live_app(tmp_path):
         yield app
         db.session.remove()
         db.drop_all()
+        db.engine.dispose()
 
 
 @pytest.fixture
 def live_server(live_app):
+    before = set(threading.enumerate())
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    server.server_close()
+    # Requests still running (live streams) must finish their database work before live_app disposes the engine.
+    deadline = time.monotonic() + 5
+    for request_thread in set(threading.enumerate()) - before:
+        request_thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture

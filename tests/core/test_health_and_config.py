@@ -28,7 +28,7 @@ def test_production_settings_are_secure():
                                     "DATABASE_URL": "postgres://u:p@localhost/academy"})
     assert settings["SESSION_COOKIE_SECURE"] and settings["REMEMBER_COOKIE_SECURE"]
     assert settings["SESSION_COOKIE_HTTPONLY"] and settings["SESSION_COOKIE_SAMESITE"] == "Lax"
-    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql://u:p@localhost/academy"
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@localhost/academy"
 
 
 def test_development_defaults_to_sqlite_in_instance():
