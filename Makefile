@@ -17,14 +17,17 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python system-test-deps
 	$(BIN)/pip install --quiet -e '.[test]'
+	npm ci --silent --no-audit --no-fund
 
-# Debian's chromium drives the browser tests (Playwright's own browser download is not used);
-# scripts/ci-services runs a throwaway PostgreSQL 15 and redis-server next to the suite.
+# Debian's chromium drives the browser tests (Playwright's own browser download is not used), with axe-core
+# from npm (package.json) checking accessibility; scripts/ci-services runs a throwaway PostgreSQL 15 and
+# redis-server next to the suite.
 system-test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql-15"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	[ -z "$$missing" ] || { echo "Installing$$missing"; $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
 
