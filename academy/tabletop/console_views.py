@@ -330,12 +330,10 @@ def console_adhoc(session_id):
         if last and _repeat(state.releases[last["inject_id"]].at, (last["title"], last["body"], last["audience"]),
                             (form.title.data.strip(), form.body.data.strip(), audience)):
             return _("“%(title)s” has already been sent.", title=last["title"])
-        row = services.release_adhoc(live, form.title.data, form.body.data, audience, current_user)
+        row = services.release_adhoc(live, form.title.data, form.body.data, audience, current_user,
+                                     asks_response=form.asks_response.data)
         if row is None:
             raise engine.EngineError(_("Another inject went out at the same moment; please send yours again."))
-        if form.asks_response.data:
-            # Same transaction as the insert: nobody has seen the event before it says it asks for a response.
-            row.payload = {**row.payload, board.ASKS_RESPONSE: True}
         return _("Sent: “%(title)s”.", title=row.payload["title"])
 
     return _act(session_id, build, act, anchor="adhoc", keep="adhoc_form")

@@ -12,10 +12,10 @@ from academy.core.models import utcnow
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db, limiter
 from academy.learning.rendering import render_lesson
-from academy.tabletop import engine, services
+from academy.tabletop import board, engine, services
 from academy.tabletop.forms import DecisionForm, GuestForm, JoinCodeForm, JoinForm
 from academy.tabletop.permissions import load_participant, load_viewer, participant_for, remember_guest
-from academy.tabletop.scenario_files import Scenario
+from academy.tabletop.scenario_files import Decision, Scenario
 from academy.tabletop.stream import decision_entry, ensure_ticker, inject_title
 from academy.tabletop.views import bp
 
@@ -158,9 +158,18 @@ def build_card(state: engine.SessionState, scenario: Scenario, inject_id: str, p
     return Card(inject_id=inject_id, title=inject_title(state, scenario, inject_id),
                 body=inject.body if inject else adhoc.get("body", ""), phase=inject.phase if inject else "",
                 how=release.how, released_seconds=release.elapsed_seconds,
-                artefacts=inject.artefacts if inject else [], decision=inject.decision if inject else None,
+                artefacts=inject.artefacts if inject else [], decision=_decision_of(inject, adhoc),
                 closed=inject_id in state.closed, ended=state.status == engine.ENDED_STATUS,
                 answer=decision_entry(event.payload, state, scenario) if event else None)
+
+
+def _decision_of(inject, adhoc: dict) -> Decision | None:
+    """A scripted inject's decision; an ad-hoc inject that asks for a response wants a written answer."""
+    if inject is not None:
+        return inject.decision
+    if board.asks_response(None, adhoc):
+        return Decision(prompt=_("The trainer asks for your response."), options=[])
+    return None
 
 
 def visible_cards(state: engine.SessionState, scenario: Scenario, participant_id: int) -> list[Card]:

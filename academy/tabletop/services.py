@@ -187,15 +187,17 @@ def release(session: LiveSession, inject_id: str, how: str, actor=None, particip
                   now=now)
 
 
-def release_adhoc(session: LiveSession, title: str, body: str, audience: dict, actor,
+def release_adhoc(session: LiveSession, title: str, body: str, audience: dict, actor, asks_response: bool = False,
                   now: datetime | None = None) -> SessionEvent:
-    """An inject typed live by the trainer, to everyone, some roles or one participant."""
+    """An inject typed live by the trainer, to everyone, some roles or one participant; it may ask for answers."""
     state = state_of(session)
     engine.check_command(state, "release")
     number = len(state.adhoc) + 1
     now = now or utcnow()
     payload = {"inject_id": f"adhoc-{number}", "how": "adhoc", "title": title.strip(), "body": body.strip(),
                "audience": audience, "elapsed_seconds": state.elapsed_seconds(now)}
+    if asks_response:
+        payload["asks_response"] = True
     return append(session, engine.RELEASED, payload, audience, actor=actor, dedupe_key=f"release:adhoc-{number}",
                   now=now)
 

@@ -53,6 +53,7 @@ def test_dashboard_shows_the_figures_and_each_member(client, auth, crafted_world
     assert "none" in person(page, w.learner) and "never" in person(page, w.learner)
     assert "bert@b.org" not in page and "manager@b.org" not in page
     assert 'id="report"' in page and 'value="2026-01-01"' in page
+    assert f'href="/institutions/{w.institution_a.id}/tokens"' in page
 
 
 def test_charts_by_course_by_track_and_over_time(client, auth, crafted_world):

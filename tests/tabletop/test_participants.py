@@ -181,6 +181,28 @@ def test_play_page_shows_status_clock_brief_and_ad_hoc_injects(client, auth, liv
     assert "Minister on the phone" not in client.get(play_url(live)).get_data(as_text=True)
 
 
+def test_an_ad_hoc_inject_that_asks_for_a_response_gets_a_written_answer_once(client, auth, live, world):
+    start(live, world.trainer)
+    services.release_adhoc(live.session, "Minister on the phone", "What do we tell the press?", {"roles": ["diplomat"]},
+                           world.trainer, asks_response=True)
+    services.release_adhoc(live.session, "For your information", "The bank reopened.", {"all": True}, world.trainer)
+    db.session.commit()
+    auth.as_user(live.diplomat.user)
+    page = client.get(play_url(live)).get_data(as_text=True)
+    asking = page.split('id="inject-adhoc-1"')[1].split("</article>")[0]
+    informing = page.split('id="inject-adhoc-2"')[1].split("</article>")[0]
+    assert "The trainer asks for your response." in asking and 'value="adhoc-1"' in asking
+    assert 'name="rationale"' in asking and 'name="option"' not in asking
+    assert "<form" not in informing and "asks for your response" not in informing
+    assert answer(client, live, "adhoc-1", option="a", rationale="Hold a briefing").status_code == 400
+    assert decisions() == 0
+    assert answer(client, live, "adhoc-1", rationale="Hold a briefing at noon").status_code in (200, 302)
+    assert answer(client, live, "adhoc-1", rationale="A second answer").status_code in (409, 302)
+    assert decisions() == 1
+    page = client.get(play_url(live)).get_data(as_text=True)
+    assert "Hold a briefing at noon" in page and "A second answer" not in page
+
+
 def test_a_participant_without_a_role_waits_for_one(client, auth, live, world):
     newcomer = factories.make_user("new@a.org")
     services.join(live.session, user=newcomer)
