@@ -147,9 +147,16 @@ class Hubs:
         hub = self._hubs.get(session_id)
         return hub.add(event) if hub is not None else None
 
+    def catch_up(self, session_ids: set[int] | None = None) -> int:
+        """The broker's hook when its relay may have missed events: the hubs (all, or these) read the log."""
+        with self._lock:
+            chosen = [hub for session_id, hub in self._hubs.items() if session_ids is None or session_id in session_ids]
+        return sum(broker.deliver(hub.session_id, fresh) for hub in chosen for fresh in hub.refresh(force=True))
+
 
 hubs = Hubs()
 broker.prepare = hubs.prepare
+broker.refresh = hubs.catch_up
 
 
 def _wire(data: dict) -> str:

@@ -1,6 +1,8 @@
 """Two gunicorn workers, one PostgreSQL and one Redis: live events and rate limits are shared, as in production.
 
-Needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL; `scripts/ci-services` provides both, as `make test` does.
+Live events cross workers through Redis pub/sub, and, on a server without REDIS_URL, through PostgreSQL
+LISTEN/NOTIFY: the live-event tests run against one server of each kind. Needs TEST_DATABASE_URL (PostgreSQL) and
+TEST_REDIS_URL; `scripts/ci-services` provides both, as `make test` does.
 """
 import http.client
 import json
@@ -30,6 +32,7 @@ WORKERS = 2
 PARTICIPANTS = 40
 STREAMS_PER_WORKER = 3
 DELIVERY_SECONDS = 3.0  # far below the 15 s keepalive at which a stream would read the log by itself
+RELAYS = ("redis", "postgres")  # what carries live events between the workers of a server
 TOKEN_LIMIT, LOGIN_LIMIT = 6, 4
 
 
@@ -50,7 +53,7 @@ def backends():
 
 @pytest.fixture(scope="module")
 def exercise(backends, tmp_path_factory):
-    """The fixture scenario in a paused session with a trainer and guest participants in every role."""
+    """The fixture scenario in a paused session per relay kind, with guests in every role, and one nobody joined."""
     from flask import session as flask_session
     from flask_wtf.csrf import generate_csrf
 
@@ -75,41 +78,58 @@ def exercise(backends, tmp_path_factory):
         sync_scenarios(ScenarioFolder(root).folder, {"first-module"})
         trainer = factories.make_user("trainer@multi.example", roles=(Role.TRAINER,), institution=None, track=None)
         scenario = db.session.scalar(db.select(Scenario).where(Scenario.slug == "fixture-scenario"))
-        live = services.create_session(trainer, scenario, "Two workers", allow_guests=True)
-        definition = services.scenario_of(live)
-        roles = [role.code for role in definition.roles]
         serializer = app.session_interface.get_signing_serializer(app)
-        cookies = []
-        for n in range(PARTICIPANTS):
-            participant = services.join(live, guest_name=f"Guest {n}", guest_institution="Test")
-            services.assign_role(live, participant, roles[n % len(roles)], trainer)
-            cookies.append(serializer.dumps({"guest_participants": {str(live.id): participant.guest_token}}))
-        services.run_command(live, "start", trainer)
-        services.run_command(live, "pause", trainer)  # the ticker releases nothing; the trainer does
+        sessions = {relay: _paused_session(trainer, scenario, serializer, relay) for relay in RELAYS}
+        quiet = services.create_session(trainer, scenario, "Nobody here", allow_guests=False)
         db.session.commit()
-        injects = [inject.id for inject in definition.injects
-                   if inject.audience == "all" and not inject.follow_up and inject.offset > 0]
         with app.test_request_context():
             flask_session["_user_id"], flask_session["_fresh"] = trainer.get_id(), True
             trainer_csrf = generate_csrf()
             trainer_cookie = serializer.dumps(dict(flask_session))
             visitor_cookie = serializer.dumps({"csrf_token": flask_session["csrf_token"]})  # signed out
-        session_id = live.id
+        quiet_id = quiet.id
         db.session.remove()
         db.engine.dispose()
-    return {"session_id": session_id, "cookies": cookies, "injects": injects,
+    return {"sessions": sessions, "quiet_session_id": quiet_id,
             "trainer": (trainer_cookie, trainer_csrf), "visitor": (visitor_cookie, trainer_csrf)}
 
 
-@pytest.fixture(scope="module")
-def server(backends, exercise, tmp_path_factory):
-    """The academy under gunicorn with two gevent workers, as the README starts it in production."""
+def _paused_session(trainer, scenario, serializer, relay: str) -> dict:
+    """A session with guests in every role, started and paused: the ticker releases nothing; the trainer does."""
+    from academy.tabletop import services
+
+    live = services.create_session(trainer, scenario, f"Two workers ({relay})", allow_guests=True)
+    definition = services.scenario_of(live)
+    roles = [role.code for role in definition.roles]
+    cookies = []
+    for n in range(PARTICIPANTS):
+        participant = services.join(live, guest_name=f"Guest {n}", guest_institution="Test")
+        services.assign_role(live, participant, roles[n % len(roles)], trainer)
+        cookies.append(serializer.dumps({"guest_participants": {str(live.id): participant.guest_token}}))
+    services.run_command(live, "start", trainer)
+    services.run_command(live, "pause", trainer)
+    injects = [inject.id for inject in definition.injects
+               if inject.audience == "all" and not inject.follow_up and inject.offset > 0]
+    return {"session_id": live.id, "cookies": cookies, "injects": injects}
+
+
+@pytest.fixture(scope="module", params=RELAYS)
+def server(request, backends, exercise, tmp_path_factory):
+    """The academy under gunicorn with two gevent workers, as the README starts it in production.
+
+    With REDIS_URL its workers relay live events through Redis; without it, on PostgreSQL, through LISTEN/NOTIFY
+    (LIVE_RELAY=auto chooses).
+    """
     database, redis_url = backends
-    log = tmp_path_factory.mktemp("gunicorn") / "server.log"
+    relay = request.param
+    log = tmp_path_factory.mktemp(f"gunicorn-{relay}") / "server.log"
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": redis_url, "SECRET_KEY": SECRET,
-           "ACADEMY_ENV": "development", "TOKEN_RATE_LIMIT": f"{TOKEN_LIMIT} per hour",
-           "LOGIN_RATE_LIMIT": f"{LOGIN_LIMIT} per hour"}
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "LIVE_RELAY")}
+    env.update({"DATABASE_URL": database, "SECRET_KEY": SECRET, "ACADEMY_ENV": "development",
+                "TOKEN_RATE_LIMIT": f"{TOKEN_LIMIT} per hour", "LOGIN_RATE_LIMIT": f"{LOGIN_LIMIT} per hour",
+                "XDG_RUNTIME_DIR": str(log.parent)})  # gunicorn's control socket: a folder per server
+    if relay == "redis":
+        env["REDIS_URL"] = redis_url
     command = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", str(WORKERS),
                "--bind", f"127.0.0.1:{port}", "--keep-alive", "60", "--graceful-timeout", "2",
                "--log-level", "warning", "wsgi:app"]
@@ -118,7 +138,7 @@ def server(backends, exercise, tmp_path_factory):
                                    start_new_session=True)
     try:
         _wait_until_serving(process, port, log)
-        yield Server(process, port, log)
+        yield Server(process, port, log, relay)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -129,8 +149,8 @@ def server(backends, exercise, tmp_path_factory):
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen, port: int, log: Path):
-        self.process, self.port, self.log = process, port, log
+    def __init__(self, process: subprocess.Popen, port: int, log: Path, relay: str):
+        self.process, self.port, self.log, self.relay = process, port, log, relay
         self.opened: list[http.client.HTTPConnection] = []
 
     def workers(self) -> list[psutil.Process]:
@@ -231,12 +251,18 @@ def _close_connections(request):
 
 
 @pytest.fixture
-def streams(server, exercise):
+def live_session(server, exercise):
+    """The session of this server's kind: each kind releases the same injects in its own session."""
+    return exercise["sessions"][server.relay]
+
+
+@pytest.fixture
+def streams(server, live_session):
     """Streams opened until each worker holds a few; closed after the test."""
     opened: list[Stream] = []
     try:
-        for cookie in exercise["cookies"]:
-            opened.append(Stream(server, exercise["session_id"], cookie))
+        for cookie in live_session["cookies"]:
+            opened.append(Stream(server, live_session["session_id"], cookie))
             counts = _per_worker(opened)
             if len(counts) == WORKERS and min(counts.values()) >= STREAMS_PER_WORKER:
                 break
@@ -247,15 +273,15 @@ def streams(server, exercise):
             stream.close()
 
 
-def test_an_inject_released_on_one_worker_reaches_the_streams_of_every_worker(server, exercise, streams):
+def test_an_inject_released_on_one_worker_reaches_the_streams_of_every_worker(server, exercise, live_session, streams):
     counts = _per_worker(streams)
     assert len(counts) == WORKERS and None not in counts, f"streams per worker: {counts}\n{server.tail()}"
     for stream in streams:
         stream.drain()
-    inject = exercise["injects"][0]
+    inject = live_session["injects"][0]
     console, releasing_worker = _connection_on(server)
     sent = time.monotonic()
-    status = _release(console, exercise, inject)
+    status = _release(console, exercise, live_session, inject)
     assert status == 200, server.tail()
     deadline = sent + DELIVERY_SECONDS
     arrivals = {id(stream): stream.wait_for(inject, deadline) for stream in streams}
@@ -268,19 +294,19 @@ def test_an_inject_released_on_one_worker_reaches_the_streams_of_every_worker(se
     assert {arrivals[id(stream)]["id"] for stream in streams} == {arrivals[id(streams[0])]["id"]}
 
 
-def test_a_stream_reconnecting_with_last_event_id_catches_up_on_any_worker(server, exercise, streams):
+def test_a_stream_reconnecting_with_last_event_id_catches_up_on_any_worker(server, exercise, live_session, streams):
     last_ids = {}
     for stream in streams:
         stream.drain()
         last_ids[id(stream)] = max(event["id"] for event in stream.seen)
         stream.close()
-    inject = exercise["injects"][1]
+    inject = live_session["injects"][1]
     console, _ = _connection_on(server)
-    assert _release(console, exercise, inject) == 200, server.tail()
+    assert _release(console, exercise, live_session, inject) == 200, server.tail()
     reopened = []
     try:
-        for stream, cookie in zip(streams, exercise["cookies"]):
-            again = Stream(server, exercise["session_id"], cookie, last_event_id=last_ids[id(stream)])
+        for stream, cookie in zip(streams, live_session["cookies"]):
+            again = Stream(server, live_session["session_id"], cookie, last_event_id=last_ids[id(stream)])
             reopened.append(again)
             assert again.wait_for(inject, time.monotonic() + DELIVERY_SECONDS), f"worker {again.worker}"
             assert min(event["id"] for event in again.seen) > last_ids[id(stream)], "events sent twice"
@@ -290,6 +316,7 @@ def test_a_stream_reconnecting_with_last_event_id_catches_up_on_any_worker(serve
             stream.close()
 
 
+@pytest.mark.parametrize("server", ["redis"], indirect=True)  # the counters are in Redis
 def test_the_token_rate_limit_is_counted_across_workers(server):
     connections = _one_connection_per_worker(server)
     body = json.dumps({"email": "nobody@multi.example", "password": "wrong"})
@@ -303,6 +330,7 @@ def test_the_token_rate_limit_is_counted_across_workers(server):
     assert statuses == [401] * TOKEN_LIMIT + [429, 429], statuses
 
 
+@pytest.mark.parametrize("server", ["redis"], indirect=True)
 def test_the_login_throttle_is_counted_across_workers(server, exercise):
     connections = _one_connection_per_worker(server)
     cookie, csrf = exercise["visitor"]
@@ -336,6 +364,170 @@ def test_the_redis_relay_delivers_other_processes_events_once(backends):
     finally:
         for broker in (here, there):
             broker.use_redis(None, channel)
+
+
+def test_the_postgres_relay_delivers_other_processes_events_once(postgres_engine):
+    from academy.tabletop.broker import Broker
+
+    channel = _pg_channel()
+    here, there = Broker(), Broker()
+    try:
+        for broker in (here, there):
+            broker.use_postgres(postgres_engine, channel)
+        mine, theirs = here.subscribe(7), there.subscribe(7)
+        first, second, third = ({"id": n, "kind": "released"} for n in (1, 2, 3))
+        here.publish(7, first)
+        assert mine.get_nowait() == first  # at commit, without the round trip
+        assert theirs.get(timeout=DELIVERY_SECONDS) == first
+        there.publish(7, second)
+        assert theirs.get_nowait() == second
+        # A listener hears notifications in commit order: its own first one would have come before this.
+        assert mine.get(timeout=DELIVERY_SECONDS) == second
+        here.publish(7, third)
+        assert mine.get_nowait() == third
+        assert theirs.get(timeout=DELIVERY_SECONDS) == third
+        assert mine.empty() and theirs.empty()
+    finally:
+        for broker in (here, there):
+            broker.stop_relay()
+
+
+def test_an_event_too_big_for_a_notification_is_read_from_the_log(postgres_engine):
+    from academy.tabletop.broker import Broker
+
+    channel = _pg_channel()
+    here, there = Broker(), Broker()
+    asked: queue.SimpleQueue = queue.SimpleQueue()
+    there.refresh = lambda session_ids: asked.put(session_ids)
+    try:
+        for broker in (here, there):
+            broker.use_postgres(postgres_engine, channel)
+        theirs = there.subscribe(7)
+        assert asked.get(timeout=DELIVERY_SECONDS) is None  # once listening, every session reads the log
+        observation = {"id": 1, "kind": "observed", "payload": {"text": "Ћ" * 4000}}  # 8,000 bytes in UTF-8
+        here.publish(7, observation)
+        assert asked.get(timeout=DELIVERY_SECONDS) == {7}
+        small = {"id": 2, "kind": "released"}
+        here.publish(7, small)
+        assert theirs.get(timeout=DELIVERY_SECONDS) == small  # the big one never came as an event
+    finally:
+        for broker in (here, there):
+            broker.stop_relay()
+
+
+def test_the_postgres_listener_reconnects_after_its_connection_is_killed_and_catches_up(backends, exercise,
+                                                                                      postgres_engine):
+    from sqlalchemy import text
+
+    from academy import create_app
+    from academy.extensions import db
+    from academy.tabletop import services
+    from academy.tabletop.broker import Broker, broker
+    from academy.tabletop.models import LiveSession
+    from academy.tabletop.stream import hubs
+    from tests.conftest import build_settings
+
+    channel = _pg_channel()
+    app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=backends[0], SECRET_KEY=SECRET, LIVE_RELAY="postgres",
+                                    TABLETOP_PG_CHANNEL=channel))
+    read_log, catch_ups = broker.refresh, queue.SimpleQueue()
+
+    def spy(session_ids):
+        delivered = read_log(session_ids)
+        catch_ups.put((session_ids, delivered))
+        return delivered
+
+    broker.refresh = spy
+    other = Broker()  # another process
+    other.use_postgres(postgres_engine, channel)
+    session_id = exercise["quiet_session_id"]
+    inbox = None
+    try:
+        with app.app_context():
+            inbox = broker.subscribe(session_id)
+            assert catch_ups.get(timeout=DELIVERY_SECONDS)[0] is None  # listening: every hub reads the log
+            live = db.session.get(LiveSession, session_id)
+            hub = hubs.get(live, services.scenario_of(live), {"trainer": "/t/__inject__", "participant": "/p"})
+            hub.refresh(force=True)
+            missed = _observe(session_id, "noted while its notification was lost")
+            listener = broker.relay.backend_pid
+            assert db.session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": listener})
+            db.session.commit()
+            assert inbox.get(timeout=DELIVERY_SECONDS).id == missed.id  # read from the log once listening again
+            assert catch_ups.get(timeout=DELIVERY_SECONDS) == (None, 1)
+            assert broker.relay.backend_pid not in (None, listener)
+            later = _observe(session_id, "noted by another process")
+            other.publish(session_id, later.as_stream_dict())
+            assert inbox.get(timeout=DELIVERY_SECONDS).id == later.id
+            assert inbox.empty() and catch_ups.empty()
+    finally:
+        if inbox is not None:
+            broker.unsubscribe(session_id, inbox)
+            hubs.release(session_id)
+        broker.refresh = read_log
+        broker.stop_relay()
+        other.stop_relay()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("config, kind", [
+    ({"LIVE_RELAY": "auto", "REDIS_URL": "redis://r/0", "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://d/a"},
+     "redis"),
+    ({"LIVE_RELAY": "auto", "REDIS_URL": None, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://d/a"}, "postgres"),
+    ({"LIVE_RELAY": "auto", "REDIS_URL": None, "SQLALCHEMY_DATABASE_URI": "sqlite:///a.db"}, "none"),
+    ({"LIVE_RELAY": "postgres", "REDIS_URL": "redis://r/0", "SQLALCHEMY_DATABASE_URI": "postgresql://d/a"},
+     "postgres"),
+    ({"LIVE_RELAY": "none", "REDIS_URL": "redis://r/0", "SQLALCHEMY_DATABASE_URI": "postgresql://d/a"}, "none"),
+    ({"LIVE_RELAY": "redis", "REDIS_URL": None, "SQLALCHEMY_DATABASE_URI": "postgresql://d/a"}, "error"),
+    ({"LIVE_RELAY": "postgres", "REDIS_URL": None, "SQLALCHEMY_DATABASE_URI": "sqlite:///a.db"}, "error"),
+    ({"LIVE_RELAY": "kafka", "REDIS_URL": None, "SQLALCHEMY_DATABASE_URI": "sqlite:///a.db"}, "error"),
+])
+def test_live_relay_chooses_redis_then_postgres_and_refuses_what_cannot_work(config, kind):
+    from academy.config import ConfigError
+    from academy.tabletop.broker import relay_kind
+
+    if kind == "error":
+        with pytest.raises(ConfigError):
+            relay_kind(config)
+    else:
+        assert relay_kind(config) == kind
+
+
+def test_an_unknown_live_relay_in_the_environment_is_refused():
+    from academy.config import Config, ConfigError
+
+    assert Config.from_environ({"LIVE_RELAY": " Postgres "})["LIVE_RELAY"] == "postgres"
+    with pytest.raises(ConfigError):
+        Config.from_environ({"LIVE_RELAY": "kafka"})
+
+
+@pytest.fixture(scope="module")
+def postgres_engine(backends):
+    """An engine on the CI database, as a worker's application has one."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(backends[0])
+    yield engine
+    engine.dispose()
+
+
+def _pg_channel() -> str:
+    """A NOTIFY channel of one test: the servers of this module listen on the default one."""
+    return f"academy_test_{uuid.uuid4().hex}"
+
+
+def _observe(session_id: int, note: str):
+    """A trainer's observation written straight into the log: committed, but announced to no stream."""
+    from academy.extensions import db
+    from academy.tabletop import engine
+    from academy.tabletop.models import SessionEvent
+
+    row = SessionEvent(session_id=session_id, kind=engine.OBSERVED, audience=dict(engine.TRAINER_ONLY),
+                       payload={"text": note, "inject_id": None, "objective": None})
+    db.session.add(row)
+    db.session.commit()
+    return row
 
 
 def _free_port() -> int:
@@ -389,9 +581,9 @@ def _one_connection_per_worker(server: Server) -> list[http.client.HTTPConnectio
     raise AssertionError("the connections all went to one worker")
 
 
-def _release(connection: http.client.HTTPConnection, exercise: dict, inject: str) -> int:
+def _release(connection: http.client.HTTPConnection, exercise: dict, live_session: dict, inject: str) -> int:
     cookie, csrf = exercise["trainer"]
-    connection.request("POST", f"/exercises/sessions/{exercise['session_id']}/release",
+    connection.request("POST", f"/exercises/sessions/{live_session['session_id']}/release",
                        body=urlencode({"csrf_token": csrf, "inject_id": inject}),
                        headers={"Cookie": f"session={cookie}", "Accept": "application/json",
                                 "Content-Type": "application/x-www-form-urlencoded"})
