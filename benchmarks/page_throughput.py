@@ -6,9 +6,11 @@ database holding the real courses/ and exercises/, an institution with a manager
 progress, and one enrolled learner per client. Then, for 1 and for 2 workers, N concurrent keep-alive clients (one
 asyncio task each, written here so it runs anywhere) request each endpoint for the given seconds after a warm-up.
 BENCH_DATABASE_URL runs it on another database instead (a throw-away one: its tables are dropped and made again).
+On a machine shared with other work, --rounds 3 measures the endpoints back to back three times and prints the medians
+(each page's ratio is taken against the bare endpoint of its own round).
 Usage:
 
-    python benchmarks/page_throughput.py [--clients 20] [--seconds 10] [--workers 1 2] [--staff 60]
+    python benchmarks/page_throughput.py [--clients 20] [--seconds 10] [--workers 1 2] [--staff 60] [--rounds 1]
 """
 import argparse
 import asyncio
@@ -18,6 +20,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,7 +107,10 @@ def _cookie(app, user) -> str:
     from flask_login import login_user
     from flask_wtf.csrf import generate_csrf
 
-    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": USER_AGENT}):
+    # A context of its own: the CSRF token is kept in `g` for the context's lifetime, so a shared one would give the
+    # first person's token to everyone else and leave it out of their sessions.
+    with app.app_context(), app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                                                     headers={"User-Agent": USER_AGENT}):
         login_user(user)
         generate_csrf()
         return app.session_interface.get_signing_serializer(app).dumps(dict(session))
@@ -238,6 +244,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (default 2)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="gunicorn workers (default 1 2)")
     parser.add_argument("--staff", type=int, default=60, help="learners of the dashboard's institution (default 60)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every endpoint this many times back to back and print medians (default 1)")
     args = parser.parse_args()
 
     busy = os.getloadavg()[0]  # other work on the machine takes CPU from client and server
@@ -250,8 +258,9 @@ def main() -> None:
             port = free_port()
             server = start_server(database_url, port, workers)
             try:
-                for name, plan in plans(data, args.clients):
-                    rows.append((workers, name, asyncio.run(load(port, plan, args.seconds, args.warmup))))
+                rounds = [[(name, asyncio.run(load(port, plan, args.seconds, args.warmup)))
+                           for name, plan in plans(data, args.clients)] for _ in range(args.rounds)]
+                rows += [(workers, name, result) for name, result in medians(rounds)]
             finally:
                 stop_server(server)
     finally:
@@ -259,19 +268,35 @@ def main() -> None:
     print_table(rows, args, "SQLite" if database_url.startswith("sqlite") else "PostgreSQL", busy)
 
 
+def medians(rounds: list[list[tuple[str, dict]]]) -> list[tuple[str, dict]]:
+    """Per endpoint, the median of each figure over the rounds; the ratio is to the first endpoint of the same round."""
+    bare = [measured[0][1]["rps"] for measured in rounds]
+    summary = []
+    for index, (name, _result) in enumerate(rounds[0]):
+        results = [measured[index][1] for measured in rounds]
+        ratios = [result["rps"] / rps for result, rps in zip(results, bare)]
+        errors: dict[int, int] = {}
+        for result in results:
+            for status, n in result["errors"].items():
+                errors[status] = errors.get(status, 0) + n
+        summary.append((name, {**{key: statistics.median(r[key] for r in results)
+                                  for key in ("requests", "rps", "p50", "p99")},
+                               "errors": errors, "ratio": statistics.median(ratios)}))
+    return summary
+
+
 def print_table(rows, args, database: str, busy: float) -> None:
+    rounds = f"; medians of {args.rounds} rounds" if args.rounds > 1 else ""
     print(f"{args.clients} concurrent keep-alive clients, {args.seconds:g} s per endpoint after {args.warmup:g} s "
-          f"of warm-up; dashboard of an institution with {max(args.clients, args.staff)} learners; "
+          f"of warm-up{rounds}; dashboard of an institution with {max(args.clients, args.staff)} learners; "
           f"target: ratio ≥ {TARGET_RATIO}\n")
     print(f"{'endpoint':<30} {'workers':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'errors':>6} {'ratio':>6}")
     print("-" * 89)
-    bare = {}
     for workers, name, result in rows:
-        bare.setdefault(workers, result["rps"])
         errors = sum(result["errors"].values())
-        print(f"{name:<30} {workers:>7} {result['requests']:>8} {result['rps']:>8.0f} {result['p50']:>8.1f} "
-              f"{result['p99']:>8.1f} {errors:>6} {result['rps'] / bare[workers]:>6.2f}")
+        print(f"{name:<30} {workers:>7} {result['requests']:>8.0f} {result['rps']:>8.0f} {result['p50']:>8.1f} "
+              f"{result['p99']:>8.1f} {errors:>6} {result['ratio']:>6.2f}")
     print(f"\n{machine(database, busy)}")
     bad = {status: n for *_rest, result in rows for status, n in result["errors"].items()}
     if bad:

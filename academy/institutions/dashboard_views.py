@@ -5,12 +5,13 @@ from flask import Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
+from markupsafe import Markup
 
 from academy.accounts.models import Role, Track
 from academy.core import audit
 from academy.core.permissions import allow
 from academy.extensions import db
-from academy.institutions import exports, permissions, reporting, services
+from academy.institutions import dashboard_cache, exports, permissions, reporting, services
 from academy.institutions.report_forms import CompletionReportForm, DashboardFilterForm
 from academy.institutions.views import bp
 
@@ -84,6 +85,16 @@ def completions_over_time(report: reporting.CompletionReport) -> list[tuple[str,
 def dashboard(institution_id):
     """Who on the staff is trained: figures, charts and the staff table, with filters."""
     institution = _load(institution_id)
+    cache, key = dashboard_cache.figures_cache(), dashboard_cache.page_key(institution)
+    figures = cache.get(key)
+    if figures is None:
+        figures = _render_figures(institution)
+        cache.put(key, figures)
+    return render_template("institutions/dashboard.html", institution=institution, figures=figures)
+
+
+def _render_figures(institution) -> Markup:
+    """The dashboard below the navigation, from the completion report: the same for everyone who may see it."""
     courses = reporting.report_courses(institution)
     filters = DashboardFilterForm(request.args, courses)
     notices = filters.drop_invalid()
@@ -102,12 +113,12 @@ def dashboard(institution_id):
     report_form = CompletionReportForm(None, courses, data={
         "date_from": period.date_from, "date_to": period.date_to,
         "course": [filters.course.data] if filters.course_ids() else []})
-    return render_template(
-        "institutions/dashboard.html", institution=institution, report=report, filters=filters, notices=notices,
-        staff=_paginate(staff), filtered=bool(filters.track.data or filters.status.data), left=left[:LEFT_SHOWN],
-        left_total=len(left), by_track=completion_by_track(report),
+    return Markup(render_template(
+        "institutions/_dashboard_figures.html", institution=institution, report=report, filters=filters,
+        notices=notices, staff=_paginate(staff), filtered=bool(filters.track.data or filters.status.data),
+        left=left[:LEFT_SHOWN], left_total=len(left), by_track=completion_by_track(report),
         over_time=completions_over_time(report), report_form=report_form,
-        status_labels=reporting.STATUS_LABELS)
+        status_labels=reporting.STATUS_LABELS))
 
 
 @bp.get("/<int:institution_id>/reports/completion")

@@ -1,7 +1,9 @@
 """An institution's completion figures for a period: the single source of the dashboard, every report format and the API.
 
 `completion_report` reads everything with a fixed number of set-based queries (about ten), however many people the
-institution has; the rest is arithmetic in Python over the rows those queries return.
+institution has; the rest is arithmetic in Python over the rows those queries return. The dashboard keeps its rendered
+figures until `dashboard_cache.data_version`, a fingerprint of what these queries read, changes: a new input here
+needs a line there.
 """
 import hashlib
 import json

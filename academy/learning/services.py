@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from flask import abort
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from academy.core.models import utcnow
 from academy.extensions import db
@@ -13,8 +13,8 @@ from academy.learning.models import (Certificate, Course, Enrolment, Lesson, Les
 
 
 # A course's pages walk all its modules and lessons (order, progress, previous / next): load the tree with the
-# course in one query, not one query per module.
-WITH_TREE = joinedload(Course.modules).joinedload(Module.lessons)
+# course in one query, not one query per module. Pages show lessons' HTML, never their Markdown source.
+WITH_TREE = joinedload(Course.modules).joinedload(Module.lessons).defer(Lesson.body_markdown)
 
 
 def published_courses(track: str | None = None) -> list[Course]:
@@ -88,6 +88,16 @@ def enrol(user, course: Course) -> Enrolment:
     except IntegrityError:
         return enrolment_for(user, course)
     return enrolment
+
+
+def enrolment_and_progress(user, course: Course, lesson: Lesson) -> tuple[Enrolment | None, LessonProgress | None]:
+    """The learner's enrolment in the course and their progress row of one of its lessons, in one query."""
+    progress = (LessonProgress.user_id == Enrolment.user_id) & (LessonProgress.lesson_id == lesson.id)
+    # The course is in the session already: no need to join it again for the enrolment.
+    row = db.session.execute(db.select(Enrolment, LessonProgress).outerjoin(LessonProgress, progress)
+                             .where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)
+                             .options(lazyload(Enrolment.course))).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def lesson_progress(user, lesson: Lesson) -> LessonProgress | None:

@@ -76,23 +76,22 @@ def enrol(slug):
 
 
 def _lesson_for_learner(slug, lesson_slug):
-    """Course, lesson and enrolment; None for the enrolment when the learner must enrol first."""
+    """Course, lesson, enrolment and the lesson's progress row; no enrolment when the learner must enrol first."""
     course = services.load_course(slug)
     lesson = services.load_lesson(course, lesson_slug)
-    enrolment = services.enrolment_for(current_user, course)
+    enrolment, progress = services.enrolment_and_progress(current_user, course, lesson)
     if enrolment is None:
         flash(_("Enrol in the course to open its lessons."), "info")
-    return course, lesson, enrolment
+    return course, lesson, enrolment, progress
 
 
 @bp.get("/courses/<slug>/lessons/<lesson_slug>")
 @allow(SIGNED_IN)
 def lesson(slug, lesson_slug):
     """One lesson, rendered from the course files, with previous / next."""
-    course, lesson, enrolment = _lesson_for_learner(slug, lesson_slug)
+    course, lesson, enrolment, progress = _lesson_for_learner(slug, lesson_slug)
     if enrolment is None:
         return redirect(url_for("learning.course", slug=course.slug))
-    progress = services.lesson_progress(current_user, lesson)
     lessons = services.course_lessons(course)
     index = lessons.index(lesson)
     # Rendered before the write: the commit would expire what the page shows, and the write lock is held briefly.
@@ -110,7 +109,7 @@ def lesson(slug, lesson_slug):
 @allow(SIGNED_IN)
 def mark_done(slug, lesson_slug):
     """Mark a lesson as done and go on to the next step of the course."""
-    course, lesson, enrolment = _lesson_for_learner(slug, lesson_slug)
+    course, lesson, enrolment, _progress = _lesson_for_learner(slug, lesson_slug)
     if enrolment is None:
         return redirect(url_for("learning.course", slug=course.slug))
     certificate = services.mark_done(current_user, enrolment, lesson)
