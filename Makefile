@@ -42,16 +42,19 @@ run: setup
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 # The whole suite twice: on PostgreSQL 15 with Redis, then on SQLite without the multi-worker tests (they need
-# both servers); the second run happens even if the first fails. About 7 + 5 minutes on 2 cores.
+# both servers); the second run happens even if the first fails. Each run spreads the test files over one
+# process per core (pytest-xdist; tests/conftest.py gives each its own database); PYTEST_WORKERS=0 runs in one.
 SQLITE_MARKERS := not multiworker
+PYTEST_WORKERS ?= auto
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 test: install-test
 	@status=0; start=$$(date +%s); \
 	echo "== run 1/2: PostgreSQL 15 + Redis (scripts/ci-services), the whole suite =="; \
-	bash scripts/ci-services $(BIN)/python -m pytest $(PYTEST_ARGS) || status=1; \
+	bash scripts/ci-services $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS) || status=1; \
 	middle=$$(date +%s); \
 	echo "== run 2/2: SQLite, the whole suite but -m \"$(SQLITE_MARKERS)\" =="; \
-	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/python -m pytest -m "$(SQLITE_MARKERS)" $(PYTEST_ARGS) || status=1; \
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/python -m pytest $(XDIST) -m "$(SQLITE_MARKERS)" $(PYTEST_ARGS) || status=1; \
 	end=$$(date +%s); \
 	echo "== PostgreSQL + Redis: $$((middle - start)) s; SQLite: $$((end - middle)) s =="; \
 	exit $$status

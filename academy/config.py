@@ -17,12 +17,19 @@ class Config:
     SECRET_KEY = "dev-only-insecure-key"
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'academy.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    # Every request body, uploads included: 10,000 staff with long addresses and six course titles each is 3.6 MB.
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Security headers (academy/core/security.py). HSTS only in production: TLS ends at the reverse proxy there,
+    # while a development server on plain http must not teach a browser to insist on https for localhost.
+    HSTS_ENABLED = False
+    HSTS_MAX_AGE = 365 * 24 * 3600
+    HSTS_INCLUDE_SUBDOMAINS = True
+    REFERRER_POLICY = "strict-origin-when-cross-origin"
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "en"
@@ -33,6 +40,10 @@ class Config:
     LOGIN_LOCK_MINUTES = 15
     REDIS_URL = None  # shared by every process: rate-limit counters and live-session fan-out
     TABLETOP_REDIS_CHANNEL = "academy:tabletop:events"
+    # How live-session events reach the other processes: auto = Redis with REDIS_URL, else PostgreSQL
+    # LISTEN/NOTIFY on a PostgreSQL database, else none (one process, as on SQLite).
+    LIVE_RELAY = "auto"
+    TABLETOP_PG_CHANNEL = "academy_tabletop_events"  # a NOTIFY channel is per database: academies never share one
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -70,11 +81,16 @@ class Config:
         if name == "production":
             settings["SESSION_COOKIE_SECURE"] = True
             settings["REMEMBER_COOKIE_SECURE"] = True
+            settings["HSTS_ENABLED"] = True
         if env.get("REDIS_URL"):
             settings["REDIS_URL"] = env["REDIS_URL"]
             settings["RATELIMIT_STORAGE_URI"] = env["REDIS_URL"]
         if env.get("TABLETOP_REDIS_CHANNEL"):  # academies sharing one Redis need one channel each
             settings["TABLETOP_REDIS_CHANNEL"] = env["TABLETOP_REDIS_CHANNEL"]
+        if env.get("LIVE_RELAY"):
+            settings["LIVE_RELAY"] = env["LIVE_RELAY"].strip().lower()
+            if settings["LIVE_RELAY"] not in ("auto", "redis", "postgres", "none"):
+                raise ConfigError("LIVE_RELAY must be auto, redis, postgres or none.")
         for key in ("LOGIN_RATE_LIMIT", "TOKEN_RATE_LIMIT"):
             if env.get(key):
                 settings[key] = env[key]
@@ -84,6 +100,8 @@ class Config:
         if env.get("MAIL_PORT"):
             settings["MAIL_PORT"] = int(env["MAIL_PORT"])
         settings["MAIL_USE_TLS"] = env.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes")
+        if env.get("MAX_UPLOAD_MB"):
+            settings["MAX_CONTENT_LENGTH"] = int(env["MAX_UPLOAD_MB"]) * 1024 * 1024
         if env.get("PROXY_FIX"):
             settings["PROXY_FIX"] = int(env["PROXY_FIX"])
         return settings
@@ -108,5 +126,6 @@ class TestConfig:
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"  # a developer's REDIS_URL must not leak counters between tests
     REDIS_URL = None
+    LIVE_RELAY = "none"  # a test that needs events to cross processes turns the relay on
     WTF_CSRF_ENABLED = False
     TABLETOP_TICKER = False  # a test that needs the background ticker turns it on

@@ -1,13 +1,50 @@
 import os
+from urllib.parse import urlsplit
 
+import hypothesis
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, make_url, text
 
 from academy import create_app
 from academy.config import TestConfig
 from academy.extensions import db
 from academy.institutions.services import ensure_countries
 from tests import factories
+
+# Property tests: "ci" (the default) replays the same examples on every run, so a failure in CI is reproducible;
+# HYPOTHESIS_PROFILE=dev explores new and more examples. Tests that set their own settings (schemathesis) keep them.
+hypothesis.settings.register_profile(
+    "ci", hypothesis.settings.get_profile("default"), max_examples=25, derandomize=True, deadline=None,
+    database=None, print_blob=True, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.register_profile("dev", hypothesis.settings.get_profile("ci"), max_examples=300,
+                                     derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    """With pytest-xdist (make test runs two processes) each one gets a PostgreSQL database and a Redis number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", …
+    if not worker:
+        return
+    database = os.environ.get("TEST_DATABASE_URL", "")
+    if database.startswith("postgresql"):
+        os.environ["TEST_DATABASE_URL"] = _database_of_worker(database, worker)
+    if os.environ.get("TEST_REDIS_URL"):
+        redis_url = urlsplit(os.environ["TEST_REDIS_URL"])
+        os.environ["TEST_REDIS_URL"] = redis_url._replace(path=f"/{int(worker[2:]) + 1}").geturl()
+
+
+def _database_of_worker(url: str, worker: str) -> str:
+    """An empty database beside TEST_DATABASE_URL's, created on the first run of this worker."""
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if not connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def build_settings(**overrides) -> dict:

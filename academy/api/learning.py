@@ -4,7 +4,7 @@ from flask_smorest.error_handler import ErrorSchema
 
 from academy.api.auth import api_allow
 from academy.api.schemas import CourseQuerySchema, CourseSummarySchema, ProgressSchema
-from academy.api.views import BEARER, blp
+from academy.api.views import BEARER, PEOPLE_TOKENS_ONLY, blp
 from academy.core.permissions import SIGNED_IN
 from academy.extensions import db
 from academy.learning import services
@@ -15,6 +15,7 @@ from academy.learning.models import Certificate, Enrolment, Question
 @blp.arguments(CourseQuerySchema, location="query")
 @blp.response(200, CourseSummarySchema(many=True))
 @blp.alt_response(401, schema=ErrorSchema, description="Missing, revoked or unknown token")
+@blp.alt_response(403, schema=ErrorSchema, description=PEOPLE_TOKENS_ONLY)
 @blp.doc(security=BEARER)
 @api_allow(SIGNED_IN)
 def list_courses(query):
@@ -42,6 +43,7 @@ def list_courses(query):
 @blp.route("/me/progress", methods=["GET"])
 @blp.response(200, ProgressSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Missing, revoked or unknown token")
+@blp.alt_response(403, schema=ErrorSchema, description=PEOPLE_TOKENS_ONLY)
 @blp.doc(security=BEARER)
 @api_allow(SIGNED_IN)
 def my_progress():

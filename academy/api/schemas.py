@@ -1,5 +1,17 @@
 """Request and response schemas of the API; unknown fields are rejected."""
+from datetime import timezone
+
 from marshmallow import Schema, fields, validate
+
+
+class UtcDateTime(fields.DateTime):
+    """A stored (naive UTC) time written with its Z, as an OpenAPI date-time (RFC 3339) must carry an offset."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        aware = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return aware.isoformat().replace("+00:00", "Z")
 
 
 class TokenRequestSchema(Schema):
@@ -59,14 +71,14 @@ class CourseQuerySchema(Schema):
 class CourseProgressSchema(Schema):
     course_slug = fields.String(required=True)
     course_title = fields.String(required=True)
-    enrolled_at = fields.DateTime(required=True)
-    last_activity_at = fields.DateTime(required=True)
+    enrolled_at = UtcDateTime(required=True)
+    last_activity_at = UtcDateTime(required=True)
     lessons_done = fields.Integer(required=True)
     lessons_total = fields.Integer(required=True)
     quizzes_passed = fields.Integer(required=True)
     quizzes_total = fields.Integer(required=True)
     percent = fields.Integer(required=True)
-    completed_at = fields.DateTime(allow_none=True, required=True)
+    completed_at = UtcDateTime(allow_none=True, required=True)
     certificate_code = fields.String(allow_none=True, required=True)
 
 
@@ -81,12 +93,13 @@ class CertificateSchema(Schema):
     holder_name = fields.String(required=True)
     course_title = fields.String(required=True)
     course_slug = fields.String(required=True)
-    issued_at = fields.DateTime(required=True, metadata={"description": "UTC"})
-    revoked_at = fields.DateTime(allow_none=True, required=True, metadata={"description": "UTC"})
+    issued_at = UtcDateTime(required=True, metadata={"description": "UTC"})
+    revoked_at = UtcDateTime(allow_none=True, required=True, metadata={"description": "UTC"})
     revoked_reason = fields.String(allow_none=True, required=True)
 
 
 # Live exercises. Times are UTC in ISO 8601 ("2026-11-27T09:00:00Z"); exercise times are the pause-aware clock.
+REPORT_TIME = {"format": "date-time"}
 
 class ScenarioRoleSchema(Schema):
     code = fields.String(required=True)
@@ -141,8 +154,8 @@ class ExerciseSessionSummarySchema(Schema):
     status = fields.String(required=True, metadata={"description": "lobby, running, paused or ended"})
     scenario = fields.Nested(ExerciseScenarioRefSchema, required=True)
     trainer = fields.String(required=True)
-    created_at = fields.String(required=True)
-    ended_at = fields.String(allow_none=True, required=True)
+    created_at = fields.String(required=True, metadata=REPORT_TIME)
+    ended_at = fields.String(allow_none=True, required=True, metadata=REPORT_TIME)
     scope = fields.String(required=True, metadata={
         "description": "'full', or 'institution' when only the caller's own people are listed"})
     participants = fields.List(fields.Nested(ExerciseParticipantSchema), required=True)
@@ -163,9 +176,9 @@ class ReportSessionSchema(Schema):
     status = fields.String(required=True)
     scenario = fields.Nested(ExerciseScenarioRefSchema, required=True)
     trainer = fields.String(required=True)
-    created_at = fields.String(required=True)
-    started_at = fields.String(allow_none=True, required=True)
-    ended_at = fields.String(allow_none=True, required=True)
+    created_at = fields.String(required=True, metadata=REPORT_TIME)
+    started_at = fields.String(allow_none=True, required=True, metadata=REPORT_TIME)
+    ended_at = fields.String(allow_none=True, required=True, metadata=REPORT_TIME)
     exercise_seconds = fields.Integer(required=True)
     exercise_time = fields.String(required=True)
 
@@ -187,7 +200,7 @@ class ReportTimelineEntrySchema(Schema):
     event_id = fields.Integer(required=True)
     kind = fields.String(required=True, metadata={"description": "session.*, inject.released, inject.closed or "
                                                                  "decision.submitted"})
-    wall_time = fields.String(required=True)
+    wall_time = fields.String(required=True, metadata=REPORT_TIME)
     exercise_seconds = fields.Integer(required=True)
     exercise_time = fields.String(required=True)
     inject_id = fields.String(allow_none=True, required=True)
@@ -221,7 +234,7 @@ class ReportResponseSchema(Schema):
     scores = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     points = fields.Integer(allow_none=True, required=True)
     best = fields.Boolean(required=True, metadata={"description": "The best-scoring option of the decision"})
-    wall_time = fields.String(required=True)
+    wall_time = fields.String(required=True, metadata=REPORT_TIME)
     exercise_seconds = fields.Integer(allow_none=True, required=True)
     exercise_time = fields.String(allow_none=True, required=True)
 
@@ -270,7 +283,7 @@ class ReportOverrideSchema(Schema):
     role_title = fields.String(allow_none=True, required=True)
     points = fields.Integer(required=True)
     reason = fields.String(required=True)
-    wall_time = fields.String(required=True)
+    wall_time = fields.String(required=True, metadata=REPORT_TIME)
     exercise_time = fields.String(allow_none=True, required=True)
 
 
@@ -281,7 +294,7 @@ class ReportObservationSchema(Schema):
     inject_title = fields.String(allow_none=True, required=True)
     objective = fields.String(allow_none=True, required=True)
     objective_title = fields.String(allow_none=True, required=True)
-    wall_time = fields.String(required=True)
+    wall_time = fields.String(required=True, metadata=REPORT_TIME)
     exercise_seconds = fields.Integer(allow_none=True, required=True)
     exercise_time = fields.String(allow_none=True, required=True)
 
@@ -352,7 +365,7 @@ class MemberSchema(Schema):
     track = fields.String(allow_none=True, required=True)
     roles = fields.List(fields.String(), required=True)
     active = fields.Boolean(required=True, metadata={"description": "False: the account was deactivated (left)"})
-    last_activity = fields.DateTime(allow_none=True, required=True, metadata={
+    last_activity = UtcDateTime(allow_none=True, required=True, metadata={
         "description": "UTC; the latest of last sign-in, lesson progress and quiz submission"})
 
 
@@ -368,11 +381,11 @@ class MemberPageSchema(Schema):
 class MemberEnrolmentSchema(Schema):
     course_slug = fields.String(required=True)
     course_title = fields.String(required=True)
-    enrolled_at = fields.DateTime(allow_none=True, required=True)
+    enrolled_at = UtcDateTime(allow_none=True, required=True)
     percent = fields.Integer(allow_none=True, required=True, metadata={
         "description": "Lessons done and module quizzes passed, as a share of the course's"})
     status = fields.String(required=True, metadata={"description": "not_started, in_progress or complete"})
-    completed_at = fields.DateTime(allow_none=True, required=True)
+    completed_at = UtcDateTime(allow_none=True, required=True)
     best_score = fields.Integer(allow_none=True, required=True, metadata={
         "description": "Highest score of any submitted attempt at the course's module quizzes"})
     certificate_code = fields.String(allow_none=True, required=True, metadata={
@@ -385,7 +398,7 @@ class MemberExerciseSchema(Schema):
     scenario = fields.String(required=True)
     scenario_slug = fields.String(required=True)
     status = fields.String(required=True)
-    date = fields.String(required=True, metadata={"description": "YYYY-MM-DD, UTC: when the session started"})
+    date = fields.String(required=True, metadata={"format": "date", "description": "UTC: when the session started"})
     role = fields.String(allow_none=True, required=True)
     role_title = fields.String(allow_none=True, required=True)
     decisions = fields.Integer(required=True)
@@ -452,14 +465,14 @@ class CompletionPersonSchema(Schema):
     track = fields.String(required=True)
     course_slug = fields.String(required=True, metadata={"description": "Empty: enrolled in none of the courses"})
     course_title = fields.String(required=True)
-    enrolled_at = fields.DateTime(allow_none=True, required=True)
+    enrolled_at = UtcDateTime(allow_none=True, required=True)
     progress_percent = fields.Integer(allow_none=True, required=True)
     status = fields.String(required=True, metadata={"description": "not_enrolled, not_started, in_progress, complete"})
-    completed_at = fields.DateTime(allow_none=True, required=True)
+    completed_at = UtcDateTime(allow_none=True, required=True)
     completed_in_period = fields.Boolean(required=True)
     best_score = fields.Integer(allow_none=True, required=True)
     certificate_code = fields.String(required=True)
-    last_activity = fields.DateTime(allow_none=True, required=True)
+    last_activity = UtcDateTime(allow_none=True, required=True)
     left = fields.Boolean(required=True)
 
 
@@ -467,7 +480,7 @@ class CompletionExerciseSchema(Schema):
     user_id = fields.Integer(required=True)
     name = fields.String(required=True)
     email = fields.String(required=True)
-    date = fields.String(required=True)
+    date = fields.String(required=True, metadata={"format": "date"})
     title = fields.String(required=True)
     scenario = fields.String(required=True)
     role = fields.String(required=True)
@@ -486,7 +499,7 @@ class CompletionReportSchema(Schema):
     country = fields.String(required=True)
     date_from = fields.Date(data_key="from", required=True)
     date_to = fields.Date(data_key="to", required=True)
-    generated_at = fields.DateTime(required=True, metadata={"description": "UTC"})
+    generated_at = UtcDateTime(required=True, metadata={"description": "UTC"})
     verification_code = fields.String(required=True, metadata={
         "description": "Fingerprint of the content; the same in every format of the same report"})
     definitions = fields.List(fields.Nested(CompletionDefinitionSchema), required=True)

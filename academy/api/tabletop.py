@@ -12,7 +12,7 @@ from academy.accounts.models import Role, User
 from academy.api.auth import api_allow
 from academy.api.schemas import (AfterActionReportSchema, ExerciseSessionPageSchema, PageQuerySchema,
                                  ScenarioSummarySchema)
-from academy.api.views import BEARER, blp
+from academy.api.views import BEARER, PEOPLE_TOKENS_ONLY, blp
 from academy.core.permissions import SIGNED_IN
 from academy.extensions import db
 from academy.institutions.services import scope_to_user
@@ -27,6 +27,7 @@ REPORT_ROLES = (Role.TRAINER, Role.MANAGER, Role.ADMIN)
 @blp.route("/scenarios", methods=["GET"])
 @blp.response(200, ScenarioSummarySchema(many=True))
 @blp.alt_response(401, schema=ErrorSchema, description="Missing, revoked or unknown token")
+@blp.alt_response(403, schema=ErrorSchema, description=PEOPLE_TOKENS_ONLY)
 @blp.doc(security=BEARER)
 @api_allow(SIGNED_IN)
 def list_scenarios():

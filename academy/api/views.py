@@ -8,10 +8,13 @@ from academy.api.auth import api_allow
 from academy.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
 from academy.core import audit
 from academy.core.permissions import PUBLIC, SIGNED_IN
-from academy.extensions import db, limiter
+from academy.extensions import api, db, limiter
 
 blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Western Balkans Cybersecurity Academy API")
 BEARER = [{"bearerAuth": []}]
+# Each operation lists every status it answers; a catch-all "default" response would hide an undocumented one.
+api.DEFAULT_ERROR_RESPONSE_NAME = None
+PEOPLE_TOKENS_ONLY = "An institution token: it reads only its institution's members, progress and report"
 
 
 def _token_limit():
@@ -21,7 +24,10 @@ def _token_limit():
 @blp.route("/auth/token", methods=["POST"])
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, TokenSchema)
-@blp.alt_response(401, schema=ErrorSchema, description="Wrong e-mail or password")
+@blp.alt_response(400, schema=ErrorSchema, description="The body is not JSON")
+@blp.alt_response(401, schema=ErrorSchema, description="Wrong e-mail or password, or the account is locked or "
+                                                        "deactivated")
+@blp.alt_response(413, schema=ErrorSchema, description="The body is larger than the academy accepts")
 @blp.alt_response(429, schema=ErrorSchema, description="Too many attempts")
 @limiter.limit(_token_limit)
 @api_allow(PUBLIC)
@@ -39,6 +45,7 @@ def create_token(payload):
 @blp.route("/auth/token", methods=["DELETE"])
 @blp.response(204)
 @blp.alt_response(401, schema=ErrorSchema, description="Missing, revoked or unknown token")
+@blp.alt_response(403, schema=ErrorSchema, description=PEOPLE_TOKENS_ONLY)
 @blp.doc(security=BEARER)
 @api_allow(SIGNED_IN)
 def revoke_token():
@@ -52,6 +59,7 @@ def revoke_token():
 @blp.route("/me", methods=["GET"])
 @blp.response(200, MeSchema)
 @blp.alt_response(401, schema=ErrorSchema, description="Missing, revoked or unknown token")
+@blp.alt_response(403, schema=ErrorSchema, description=PEOPLE_TOKENS_ONLY)
 @blp.doc(security=BEARER)
 @api_allow(SIGNED_IN)
 def me():

@@ -5,6 +5,7 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from academy.core.security import max_upload_label
 from academy.extensions import db
 
 log = logging.getLogger(__name__)
@@ -25,19 +26,27 @@ def json_error(status: int, name: str, message: str, errors=None):
     return jsonify(payload), status
 
 
+def too_large_message() -> str:
+    return _("The request is larger than %(limit)s, the most the academy accepts. Nothing was saved; "
+             "send a smaller file or split it into several.", limit=max_upload_label())
+
+
 def handle_http_exception(error: HTTPException):
     if error.code and error.code >= 500:
         db.session.rollback()
     if wants_json():
         data = getattr(error, "data", None) or {}
         errors = data.get("messages") or data.get("errors")
-        message = data.get("message") or error.description or error.name
+        default = too_large_message() if error.code == 413 else error.description or error.name
+        message = data.get("message") or default
         response = json_error(error.code, error.name, message, errors)
         if error.code == 401:
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        if getattr(error, "valid_methods", None):  # a 405 names the methods the URL does accept (RFC 9110)
+            response[0].headers["Allow"] = ", ".join(error.valid_methods)
         return response
     template = f"errors/{error.code}.html" if error.code in (400, 403, 404, 413, 429) else "errors/generic.html"
-    return render_template(template, error=error), error.code
+    return render_template(template, error=error, limit=max_upload_label()), error.code
 
 
 def handle_unexpected(error: Exception):

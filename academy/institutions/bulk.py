@@ -3,6 +3,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -21,9 +22,10 @@ from academy.institutions.services import scope_to_user
 from academy.learning import services as learning
 from academy.learning.models import Course, Enrolment
 
-MAX_ROWS = 10_000
-MAX_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 10_000  # the size of a file is limited for every request, by MAX_CONTENT_LENGTH (academy/config.py)
 COLUMNS = ("email", "name", "track", "courses")
+# Text has tabs and line ends; any other C0 control character (or DEL) means binary content.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 500  # ids per IN (...): well under every database's parameter limit
 
@@ -41,19 +43,25 @@ class ImportRefused(Exception):
 # --- Reading the file -------------------------------------------------------------------------
 
 def _decode(data: bytes) -> str:
-    if len(data) > MAX_BYTES:
-        raise CsvFileError(_("The file is larger than 2 MB. Split it into several files."))
-    if b"\x00" in data:
-        raise CsvFileError(_("This is not a CSV text file (it may be an Excel workbook). In your spreadsheet "
-                             "choose \u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d and upload that file."))
+    # The content decides, not the browser's Content-Type: Windows sends a .csv as application/vnd.ms-excel.
+    if b"\x00" in data:  # also a UTF-16 "Unicode text" file, whose ASCII header has a NUL after each letter
+        raise CsvFileError(_("This is not a CSV text file (it may be an Excel workbook or \u201cUnicode text\u201d). "
+                             "In your spreadsheet choose \u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d and upload "
+                             "that file."))
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
         raise CsvFileError(_(
             "The file is not in UTF-8 (the first unreadable character is on line %(line)d). Save the file as "
             "UTF-8 \u2014 in Excel: \u201cSave as\u201d \u203a \u201cCSV UTF-8 (comma delimited)\u201d \u2014 and "
             "upload it again.", line=line)) from error
+    control = CONTROL_CHARACTER.search(text)
+    if control:
+        raise CsvFileError(_("This is not a CSV text file: line %(line)d holds a control character that text "
+                             "never contains. Save the file as \u201cCSV UTF-8\u201d and upload it again.",
+                             line=text.count("\n", 0, control.start()) + 1))
+    return text
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -345,6 +353,11 @@ class Invitation:
 
 def claim(bulk_import: BulkImport) -> bool:
     """Move the upload from preview to imported; False when another request already did."""
+    # One import per institution at a time: a parallel confirmation (of another upload of the same file) waits
+    # here until this one commits, then its check sees these people and refuses. SQLite's single writer does the
+    # same by itself; on PostgreSQL it takes this row lock, one that leaves foreign-key checks on the row free.
+    db.session.execute(db.select(Institution.id).where(Institution.id == bulk_import.institution_id)
+                       .with_for_update(key_share=True))
     result = db.session.execute(
         db.update(BulkImport)
         .where(BulkImport.id == bulk_import.id, BulkImport.status == BulkImport.PREVIEW)

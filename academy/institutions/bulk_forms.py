@@ -1,24 +1,31 @@
 """Forms of the bulk enrolment: the upload and the confirmation of a preview."""
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
-from academy.institutions.bulk import MAX_BYTES
+from academy.core.security import max_upload_label
+from academy.institutions.bulk import MAX_ROWS
 
 
 class UploadForm(FlaskForm):
+    # Larger requests are refused before they reach the form (413); the content itself is checked by
+    # bulk.parse_csv, since browsers name a .csv's type differently (text/csv, application/vnd.ms-excel).
     file = FileField(
         _l("CSV file"),
         validators=[FileRequired(_l("Choose a CSV file to upload.")),
                     FileAllowed(["csv"], _l("Only .csv files can be uploaded. In your spreadsheet choose "
-                                            "\u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d.")),
-                    FileSize(MAX_BYTES, message=_l("The file is larger than 2 MB. Split it into several files."))],
-        description=_l("Columns email, name, track, courses; UTF-8; commas or semicolons between columns; "
-                       "at most 10,000 rows and 2 MB."),
+                                            "\u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d."))],
         render_kw={"accept": ".csv,text/csv"},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.file.description = _("Columns email, name, track, courses; UTF-8; commas or semicolons between "
+                                  "columns; at most %(rows)s rows and %(size)s.",
+                                  rows=f"{MAX_ROWS:,}", size=max_upload_label())
 
 
 class ConfirmForm(FlaskForm):

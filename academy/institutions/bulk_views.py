@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from academy.accounts.models import TRACK_LABELS, Role, User
 from academy.accounts.services import send_mail
 from academy.core.permissions import allow
+from academy.core.security import max_upload_label
 from academy.extensions import db
 from academy.institutions import bulk, permissions, services
 from academy.institutions.bulk_forms import ConfirmForm, UploadForm
@@ -102,6 +103,7 @@ def bulk_upload(institution_id):
     return render_template("institutions/bulk_upload.html", institution=institution, form=form,
                            recent=bulk.recent_imports(institution, current_user), courses=courses,
                            tracks=TRACK_LABELS, template_file=TEMPLATE_URL_FILE, max_rows=bulk.MAX_ROWS,
+                           max_size=max_upload_label(),
                            example=",".join(bulk.COLUMNS))
 
 

@@ -173,7 +173,7 @@ class _CourseLoader:
         course.modules.append(module)
         self.module_lessons[slug] = [
             (lesson, doc.lines.line(("modules", index, "lessons", position)))
-            for position, lesson in strings_at(doc.data, ("modules", index, "lessons")) if schemas.SLUG_RE.match(lesson)
+            for position, lesson in strings_at(doc.data, ("modules", index, "lessons")) if schemas.is_slug(lesson)
         ]
         self.modules[slug] = (module, where)
 

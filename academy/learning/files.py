@@ -1,4 +1,5 @@
 """Content files read with their line numbers, and every error reported as `path:line: message`."""
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -8,6 +9,8 @@ from marshmallow import Schema, ValidationError
 # Marshmallow's wording for the common cases, said the way a content author thinks of them.
 UNKNOWN = "Unknown field."
 MISSING = "Missing data for required field."
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+KINDS = {"int": "whole number", "float": "number", "bool": "boolean", "timestamp": "date"}  # YAML's tags
 RENAMED = {
     "Field may not be null.": "has no value",
     "Invalid input type.": "expected a mapping of keys to values",
@@ -31,10 +34,15 @@ class Problems:
     items: list[Problem] = field(default_factory=list)
 
     def add(self, path: str, line: int, message: str) -> None:
-        self.items.append(Problem(path, max(line, 1), message))
+        self.items.append(Problem(path, max(line, 1), _one_line(message)))
 
     def sorted(self) -> list[Problem]:
         return sorted(set(self.items))
+
+
+def _one_line(message: str) -> str:
+    """A key or value quoted in a message may hold a line break or another control character: show it escaped."""
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in message)
 
 
 @dataclass
@@ -75,19 +83,40 @@ def strings_at(data: object, path: tuple) -> list[tuple[int, str]]:
 
 def read_text(path: Path, display: str, problems: Problems) -> str | None:
     try:
-        return path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         problems.add(display, 1, "the file is not valid UTF-8")
     except OSError as error:
         problems.add(display, 1, f"cannot read the file: {error.strerror}")
+    else:
+        if "\x00" not in text:
+            return text
+        # No database column takes it (PostgreSQL refuses NUL in text), and no text editor writes it.
+        problems.add(display, text.count("\n", 0, text.index("\x00")) + 1,
+                     "the file contains a NUL character: is it a text file?")
     return None
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, with a bad value reported as a YAML error on its line."""
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            # `2001-02-30`, `!!int x`, `!!bool maybe`, a 5,000-digit number: PyYAML raises plain Python errors.
+            kind = node.tag.rsplit(":", 1)[-1]
+            value = node.value if len(str(node.value)) <= 40 else f"{str(node.value)[:40]}…"
+            raise yaml.constructor.ConstructorError(None, None, f"'{value}' is not a valid {KINDS.get(kind, kind)}",
+                                                    node.start_mark) from error
 
 
 def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1,
                what: str = "the file") -> YamlDocument | None:
     """Compose then construct, keeping node positions; `first_line` is the text's line in the file."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
@@ -95,17 +124,42 @@ def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1,
         line = mark.line + first_line if mark else first_line
         problems.add(display, line, f"YAML syntax error: {error.problem or error.context}")
         return None
-    except yaml.YAMLError as error:
-        problems.add(display, first_line, f"YAML syntax error: {error}")
+    except yaml.reader.ReaderError as error:
+        problems.add(display, text.count("\n", 0, error.position) + first_line,
+                     f"YAML syntax error: the character U+{error.character:04X} is not allowed")
+        return None
+    except RecursionError:
+        problems.add(display, first_line, "YAML syntax error: the lists or mappings are nested too deeply")
         return None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         problems.add(display, first_line, f"{what} is empty")
+        return None
+    if _unstorable_values(node, first_line, display, problems):
         return None
     lines = LineMap()
     _map_lines(node, (), lines, first_line, display, problems)
     return YamlDocument(data, lines)
+
+
+def _unstorable_values(root, offset: int, display: str, problems: Problems) -> bool:
+    """Report the values that an escape (`"\\0"`, `"\\ud800"`) gave a NUL or a lone surrogate: nothing stores them."""
+    found, stack = False, [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            stack += [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+        else:
+            bad = UNSTORABLE.search(node.value) if isinstance(node.value, str) else None
+            if bad:
+                problems.add(display, node.start_mark.line + offset,
+                             f"the character U+{ord(bad.group()):04X} cannot be stored")
+                found = True
+    return found
 
 
 def _map_lines(node, path: tuple, lines: LineMap, offset: int, display: str, problems: Problems) -> None:

@@ -10,6 +10,8 @@ SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 SECTION_RE = re.compile(r"^§\d+(\.\d+){0,2}$")
 INLINE_SECTION_RE = re.compile(r"§\d+(?:\.\d+)*")
 TRACK_CODES = tuple(code.value for code in TrackCode)
+# As long or as large as the database columns: what passes the check must never fail the sync.
+SLUG_MAX, TITLE_MAX, INTEGER_MAX = 80, 200, 2**31 - 1
 
 
 class StrictBoolean(fields.Boolean):
@@ -26,9 +28,21 @@ def _not_blank(value: str) -> None:
         raise ValidationError("must not be empty")
 
 
+def is_slug(value: str) -> bool:
+    """Whether a name can be a slug, and so a file name: a longer one would be refused by the file system."""
+    return bool(SLUG_RE.match(value)) and len(value) <= SLUG_MAX
+
+
 def _slug(value: str) -> None:
     if not SLUG_RE.match(value):
         raise ValidationError(f"bad slug '{value}': use lower-case words joined by hyphens")
+    if len(value) > SLUG_MAX:
+        raise ValidationError(f"{len(value)} characters long, more than the {SLUG_MAX} allowed")
+
+
+def _title_length(value: str) -> None:
+    if len(value) > TITLE_MAX:
+        raise ValidationError(f"{len(value)} characters long, more than the {TITLE_MAX} allowed")
 
 
 def _section(value: str) -> None:
@@ -71,6 +85,10 @@ def text(**kwargs) -> fields.String:
     return fields.String(required=True, validate=_not_blank, **kwargs)
 
 
+def title() -> fields.String:
+    return fields.String(required=True, validate=[_not_blank, _title_length])
+
+
 def slug() -> fields.String:
     return fields.String(required=True, validate=_slug)
 
@@ -85,8 +103,12 @@ def slug_list(noun: str) -> fields.List:
 
 
 def integer(low: int, high: int | None = None) -> fields.Integer:
-    error = f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
-    return fields.Integer(strict=True, required=True, validate=validate.Range(min=low, max=high, error=error))
+    if high is not None:
+        checks = [validate.Range(min=low, max=high, error=f"must be between {low} and {high}")]
+    else:
+        checks = [validate.Range(min=low, error=f"must be at least {low}"),
+                  validate.Range(max=INTEGER_MAX, error=f"must be at most {INTEGER_MAX}")]
+    return fields.Integer(strict=True, required=True, validate=checks)
 
 
 class QuizSettingsSchema(Schema):
@@ -97,7 +119,7 @@ class QuizSettingsSchema(Schema):
 
 class ModuleSchema(Schema):
     slug = slug()
-    title = text()
+    title = title()
     summary = text()
     lessons = slug_list("lessons")
     quiz = fields.Nested(QuizSettingsSchema, required=True)
@@ -105,7 +127,7 @@ class ModuleSchema(Schema):
 
 class CourseSchema(Schema):
     slug = slug()
-    title = text()
+    title = title()
     summary = text()
     tracks = fields.List(fields.String(validate=_track_code), required=True,
                          validate=[_count("tracks", 1), _unique("track")])
@@ -115,14 +137,14 @@ class CourseSchema(Schema):
 
 class LessonFrontMatterSchema(Schema):
     slug = slug()
-    title = text()
+    title = title()
     sections = sections()
     minutes = integer(1)
 
 
 class TrackSchema(Schema):
     code = fields.String(required=True, validate=_track_code)
-    title = text()
+    title = title()
     summary = text()
     courses = slug_list("courses")
 

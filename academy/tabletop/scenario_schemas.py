@@ -108,7 +108,7 @@ class DebriefSchema(Schema):
 
 class ScenarioSchema(Schema):
     slug = common.slug()
-    title = common.text()
+    title = common.title()
     summary = common.text()
     duration_minutes = common.integer(60, 120)
     audience = common.text()

@@ -1,6 +1,9 @@
+from datetime import datetime
+
 import pytest
 
 from academy.accounts.models import ApiToken
+from academy.api.schemas import UtcDateTime
 from academy.core.models import AuditEvent
 from academy.extensions import db
 from tests import factories
@@ -83,7 +86,33 @@ def test_deactivated_user_token_stops_working(client, world):
 
 def test_unknown_api_route_and_method_give_json(client):
     assert_error_shape(client.get("/api/v1/nothing-here"), 404)
-    assert_error_shape(client.put("/api/v1/me"), 405)
+    response = client.put("/api/v1/me")
+    assert_error_shape(response, 405)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_every_operation_documents_its_statuses_without_a_catch_all(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operations = [operation for item in spec["paths"].values()
+                  for key, operation in item.items() if key != "parameters"]
+    assert operations and all("default" not in operation["responses"] for operation in operations)
+    # An institution token is refused (403) by every operation meant for people.
+    for path in ("/api/v1/me", "/api/v1/me/progress", "/api/v1/courses", "/api/v1/scenarios"):
+        assert "403" in spec["paths"][path]["get"]["responses"], path
+    assert "403" in spec["paths"]["/api/v1/auth/token"]["delete"]["responses"]
+    assert {"201", "400", "401", "413", "422", "429"} <= set(spec["paths"]["/api/v1/auth/token"]["post"]["responses"])
+
+
+def test_times_carry_their_utc_offset(client, world):
+    field = UtcDateTime()
+    assert field.serialize("at", {"at": datetime(2026, 11, 27, 9, 30, 5)}) == "2026-11-27T09:30:05Z"
+    assert field.serialize("at", {"at": None}) is None
+    token = factories.make_token(world.manager_a)
+    world.learner.last_login_at = datetime(2026, 4, 1, 8)
+    db.session.commit()
+    members = client.get(f"/api/v1/institutions/{world.institution_a.id}/members", headers=bearer(token)).get_json()
+    assert {item["email"]: item["last_activity"] for item in members["items"]}["learner@a.org"] == \
+        "2026-04-01T08:00:00Z"
 
 
 def test_unexpected_error_gives_json_500_and_rolls_back(app, client, world, monkeypatch):

@@ -27,6 +27,7 @@ WRONG = {
 
 def answer_every_question(page, answers):
     fieldsets = page.locator("fieldset")
+    expect(page.get_by_role("button", name="Submit answers")).to_be_visible()  # count() does not wait for the page
     for index in range(fieldsets.count()):
         fieldset = fieldsets.nth(index)
         legend = fieldset.locator("legend").inner_text()

@@ -7,8 +7,8 @@ def test_html_404_page(client):
     assert b"Page not found" in response.data and b"<nav" in response.data
 
 
-def test_oversized_body_is_refused_with_413(client, world):
-    response = client.post("/account/login", data={"email": "x" * (3 * 1024 * 1024)})
+def test_oversized_body_is_refused_with_413(app, client, world):
+    response = client.post("/account/login", data={"email": "x" * app.config["MAX_CONTENT_LENGTH"]})
     assert response.status_code == 413
     assert b"too large" in response.data
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from academy.accounts.models import Role, Track, User, find_user_by_email
+from academy.config import Config
 from academy.core.models import AuditEvent
 from academy.extensions import db
 from academy.institutions import bulk
@@ -190,14 +191,90 @@ def test_ten_thousand_rows_are_accepted():
     assert len(rows) == 10_000 and rows[-1]["line"] == 10_001
 
 
-def test_file_over_two_megabytes_answers_413(client, world, manager):
-    # A hand-built body: the test client would spool a large upload to a temporary file it never closes.
-    body = (b'--cut\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
-            b"Content-Type: text/csv\r\n\r\nemail,name,track,courses\n" + b"x" * (2 * 1024 * 1024) + b"\r\n--cut--\r\n")
-    response = client.post(f"/institutions/{world.institution_a.id}/enrolments/upload", data=body,
-                           content_type="multipart/form-data; boundary=cut")
-    assert response.status_code == 413 and "The upload is too large" in response.get_data(as_text=True)
+def multipart_body(content: bytes, filename: str = "big.csv") -> bytes:
+    # Built by hand: the test client would spool a large upload to a temporary file it never closes.
+    return (b'--cut\r\nContent-Disposition: form-data; name="file"; filename="' + filename.encode() + b'"\r\n'
+            b"Content-Type: text/csv\r\n\r\n" + content + b"\r\n--cut--\r\n")
+
+
+def test_file_over_the_upload_limit_answers_413_and_stores_nothing(app, client, world, manager):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 5 * 1024 * 1024  # the default of academy/config.py
+    body = multipart_body(b"email,name,track,courses\n" + b"big@a.org,Big,cert,\n" * (limit // 19))
+    url = f"/institutions/{world.institution_a.id}/enrolments/upload"
+    page = client.post(url, data=body, content_type="multipart/form-data; boundary=cut")
+    assert page.status_code == 413
+    assert "The upload is too large" in page.get_data(as_text=True)
+    assert "at most 5 MB. Nothing was saved" in page.get_data(as_text=True)
+    answer = client.post(url, data=body, content_type="multipart/form-data; boundary=cut",
+                         headers={"Accept": "application/json"})
+    assert answer.status_code == 413 and answer.get_json() == {
+        "code": 413, "status": "Request Entity Too Large",
+        "message": "The request is larger than 5 MB, the most the academy accepts. Nothing was saved; "
+                   "send a smaller file or split it into several."}
     assert db.session.scalar(db.select(db.func.count(BulkImport.id))) == 0
+
+
+def test_ten_thousand_people_with_long_details_fit_under_the_upload_limit(client, world, manager, course,
+                                                                         second_course):
+    # A large real list: long official addresses, full names with diacritics, every course by its full title.
+    courses = ";".join([course.title, second_course.title] + [f"Regional course on cooperation number {n}"
+                                                              for n in range(4)])
+    lines = "".join(f"aleksandra.petrovic-markovic.{n}@ministry-of-foreign-affairs.gov.example,"
+                    f"Aleksandra Petrović-Marković {n},Law enforcement,\"{courses}\"\n" for n in range(bulk.MAX_ROWS))
+    content = ("email,name,track,courses\n" + lines).encode()
+    assert 3 * 1024 * 1024 < len(content)
+    response = client.post(f"/institutions/{world.institution_a.id}/enrolments/upload",
+                           data=multipart_body(content, "staff.csv"), content_type="multipart/form-data; boundary=cut")
+    assert len(bulk.parse_csv(content)) == bulk.MAX_ROWS
+    assert db.session.scalar(db.select(BulkImport)).rows[-1]["line"] == bulk.MAX_ROWS + 1
+    assert "/enrolments/imports/" in preview_url(response)
+
+
+def test_the_upload_page_states_the_limits(client, world, manager):
+    page = client.get(f"/institutions/{world.institution_a.id}/enrolments/upload").get_data(as_text=True)
+    assert "at most 10,000 rows and 5 MB." in page and "At most 10,000 rows and 5 MB per file." in page
+
+
+class TestAnotherLimit:
+    @pytest.fixture
+    def settings(self):
+        return {"MAX_CONTENT_LENGTH": Config.from_environ({"MAX_UPLOAD_MB": "1"})["MAX_CONTENT_LENGTH"]}
+
+    def test_the_limit_comes_from_the_environment_and_every_message_follows_it(self, app, client, world, manager):
+        assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+        url = f"/institutions/{world.institution_a.id}/enrolments/upload"
+        assert "at most 10,000 rows and 1 MB." in client.get(url).get_data(as_text=True)
+        body = multipart_body(b"email,name,track,courses\n" + b"big@a.org,Big,cert,\n" * 60_000)
+        refused = client.post(url, data=body, content_type="multipart/form-data; boundary=cut")
+        assert refused.status_code == 413 and "at most 1 MB." in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("filename", ["staff.xlsx", "staff.txt", "staff", "staff.csv.exe", "staff.html"])
+def test_files_without_the_csv_extension_are_refused(client, world, manager, filename):
+    page = upload(client, world.institution_a, HAPPY, filename=filename).get_data(as_text=True)
+    assert "Only .csv files can be uploaded." in page
+    assert db.session.scalar(db.select(db.func.count(BulkImport.id))) == 0
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
+
+
+@pytest.mark.parametrize("content, expected", [
+    (PNG, "This is not a CSV text file"),
+    (b"PK\x03\x04\x14\x00\x06\x00\x08\x00[Content_Types].xml", "This is not a CSV text file"),
+    ("email,name,track,courses\nx@a.org,X,cert,\n".encode("utf-16"), "This is not a CSV text file"),
+    (PDF, "The file is not in UTF-8"),
+    (b"email,name,track,courses\nx@a.org,X\x1b[31m,cert,\n", "line 2 holds a control character"),
+])
+def test_binary_content_disguised_as_csv_is_refused_and_changes_nothing(client, world, manager, content,
+                                                                        expected):
+    before = counts()
+    response = upload(client, world.institution_a, content, filename="staff.csv")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and expected in page and 'aria-invalid="true"' in page
+    assert db.session.scalar(db.select(db.func.count(BulkImport.id))) == 0 and counts() == before
 
 
 def test_semicolons_between_columns_and_a_byte_order_mark(client, world, manager, course, second_course):

@@ -76,6 +76,12 @@
     return holder.content.firstElementChild;
   }
 
+  function focusTitle(card) {
+    var title = card.querySelector(".card-title");
+    title.setAttribute("tabindex", "-1");
+    title.focus();
+  }
+
   function putCard(html) {
     var card = fromHtml(html);
     if (!card) {
@@ -83,7 +89,12 @@
     }
     var existing = document.getElementById(card.id);
     if (existing) {
+      // Replacing the card that holds the focus would drop it onto <body>: hand it to the new card instead.
+      var hadFocus = existing.contains(document.activeElement);
       existing.replaceWith(card);
+      if (hadFocus) {
+        focusTitle(card);
+      }
     } else {
       feed.insertBefore(card, feed.firstElementChild);
       feedEmpty.classList.add("d-none");
@@ -168,6 +179,15 @@
     box.replaceChildren(alert);
   }
 
+  function setBusy(button, busy) {
+    button.classList.toggle("disabled", busy);
+    if (busy) {
+      button.setAttribute("aria-disabled", "true");
+    } else {
+      button.removeAttribute("aria-disabled");
+    }
+  }
+
   feed.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.classList || !form.classList.contains("decision-form")) {
@@ -175,7 +195,11 @@
     }
     event.preventDefault();
     var button = form.querySelector("[type=submit]");
-    button.disabled = true;
+    // Marked busy rather than disabled: a disabled button drops the keyboard focus onto <body>.
+    if (button.getAttribute("aria-disabled") === "true") {
+      return;
+    }
+    setBusy(button, true);
     fetch(form.action, {
       method: "POST", body: new FormData(form), credentials: "same-origin",
       headers: { Accept: "application/json" }
@@ -185,17 +209,16 @@
         if (body.card_html) {
           var card = putCard(body.card_html);
           if (card) {
-            card.querySelector(".card-title").setAttribute("tabindex", "-1");
-            card.querySelector(".card-title").focus();
+            focusTitle(card);
           }
           return;
         }
         showError(form, body.message);
-        button.disabled = false;
+        setBusy(button, false);
       })
       .catch(function () {
         showError(form, label(root, "network-error"));
-        button.disabled = false;
+        setBusy(button, false);
       });
   });
 
