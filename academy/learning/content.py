@@ -99,6 +99,9 @@ class _Loader:
             rendered = render_lesson(lesson.body_markdown, lesson_courses)
             for line, slug in rendered.unknown_lessons:
                 self.problems.add(source.display, source.body_line + line, f"link to unknown lesson '{slug}'")
+            for line, url in rendered.external_images:
+                self.problems.add(source.display, source.body_line + line,
+                                  f"image from another site '{url}': pages may only show the academy's own images")
             lesson.body_html = rendered.html
 
 

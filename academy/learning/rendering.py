@@ -29,6 +29,8 @@ class Rendered:
     html: str
     # (0-based line of the body, lesson slug) of each lesson: link that names no lesson
     unknown_lessons: list[tuple[int, str]] = field(default_factory=list)
+    # (0-based line of the body, URL) of each image from another site: the Content-Security-Policy blocks them
+    external_images: list[tuple[int, str]] = field(default_factory=list)
 
 
 def lesson_url(course_slug: str, lesson_slug: str) -> str:
@@ -97,6 +99,9 @@ def _rewrite_href(token: Token, attr: str, inline: Token, lines, lesson_courses,
         token.attrs[attr] = lesson_url(lesson_courses[slug], slug)
         return True
     parts = urlsplit(url)
+    if attr == "src" and (parts.scheme or parts.netloc):
+        result.external_images.append((_line_of(url, inline, lines), url))
+        return False
     if parts.scheme in ("http", "https"):
         if attr == "href":
             token.attrs["rel"] = EXTERNAL_REL

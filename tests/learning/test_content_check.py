@@ -234,6 +234,12 @@ def raw_html_in_lesson(c):
     return c.error(LESSON, line, "raw HTML is not allowed; write Markdown")
 
 
+def external_image_in_lesson(c):
+    line = c.edit(LESSON, "Read on in", "![A map](https://example.org/map.png)\n\nRead on in")
+    return c.error(LESSON, line, "image from another site 'https://example.org/map.png': "
+                                 "pages may only show the academy's own images")
+
+
 def duplicate_yaml_key(c):
     line = c.edit(COURSE, "published: true", "published: true\npublished: false") + 1
     return c.error(COURSE, line, "duplicate key 'published'")
@@ -249,7 +255,7 @@ CASES = [
     lesson_without_file, lesson_not_listed, link_to_unknown_lesson,
     quiz_for_unknown_module, module_without_quiz, tracks_unknown_course, tracks_unknown_code,
     course_unknown_track, bank_under_eight, bank_under_questions_per_attempt, pass_mark_zero,
-    pass_mark_over_100, empty_lesson_body, raw_html_in_lesson, duplicate_yaml_key,
+    pass_mark_over_100, empty_lesson_body, raw_html_in_lesson, external_image_in_lesson, duplicate_yaml_key,
 ]
 
 
