@@ -8,8 +8,9 @@ from academy.extensions import db
 from academy.learning.models import Course
 from academy.learning.services import enrol
 from academy.learning.sync import sync_content
+from academy.tabletop import engine
 from academy.tabletop import services as tabletop
-from academy.tabletop.models import Scenario
+from academy.tabletop.models import Scenario, SessionEvent
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories
 from tests.content_fixture import ContentFolder
@@ -243,3 +244,20 @@ def test_a_participant_reads_and_answers_a_live_inject_with_the_keyboard_only(pa
     # And it is not trapped there: Tab moves on.
     onward = press(page, "Tab")
     assert onward["tag"] != "BODY" and onward["id"] != "inject-joint-meeting-title"
+
+
+def test_the_trainer_pauses_and_resumes_from_the_keyboard_and_keeps_the_focus(page, live_world, drill):
+    live, _player = drill
+    sign_in(page, "trainer@a.org")
+    page.goto(f"/exercises/sessions/{live.id}")
+    pause = tab_until(page, lambda i: i["text"].strip() == "Pause", limit=60)
+    assert pause["tag"] == "BUTTON"
+    page.keyboard.press("Enter")
+    # The console refreshes its regions after the command: the focus moves to the button that replaced Pause.
+    expect(page.get_by_role("button", name="Resume")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Pause")).to_be_focused()
+    db.session.rollback()
+    kinds = db.session.scalars(db.select(SessionEvent.kind).where(SessionEvent.session_id == live.id)
+                               .order_by(SessionEvent.id)).all()
+    assert kinds[-2:] == [engine.PAUSED, engine.RESUMED]

@@ -109,7 +109,11 @@
       });
       var node = document.adoptNode(region);
       keepChoices(current, node);
+      var focused = current.contains(document.activeElement) ? document.activeElement : null;
       current.replaceWith(node);
+      if (focused) {
+        keepFocus(focused, node);
+      }
       open.forEach(function (id) {
         var details = document.getElementById(id);
         if (details) {
@@ -121,6 +125,24 @@
       refreshParticipantSelects();
     }
     startClock();
+  }
+
+  // A refreshed region must not drop the keyboard focus onto <body>: the same control gets it back, or its region.
+  function keepFocus(focused, region) {
+    var twin = focused.id ? region.querySelector("#" + CSS.escape(focused.id)) : null;
+    if (!twin && focused.form) {
+      twin = Array.prototype.find.call(region.querySelectorAll("button"), function (button) {
+        return button.form && button.form.action === focused.form.action && button.name === focused.name &&
+          button.value === focused.value;
+      }) || Array.prototype.find.call(region.querySelectorAll("button"), function (button) {
+        return button.form && button.form.action === focused.form.action;  // Pause became Resume
+      });
+    }
+    if (!twin) {
+      twin = region;
+      region.setAttribute("tabindex", "-1");
+    }
+    twin.focus();
   }
 
   // The ad-hoc form's participant list follows the lobby.
@@ -182,15 +204,21 @@
     if (event.submitter && event.submitter.name) {
       data.append(event.submitter.name, event.submitter.value);
     }
+    // Marked busy rather than disabled: a disabled button drops the keyboard focus onto <body>.
+    if (form.getAttribute("aria-busy") === "true") {
+      return;
+    }
     var buttons = form.querySelectorAll("button");
-    buttons.forEach(function (button) { button.disabled = true; });
+    form.setAttribute("aria-busy", "true");
+    buttons.forEach(function (button) { button.setAttribute("aria-disabled", "true"); button.classList.add("disabled"); });
     fetch(form.action, { method: "POST", body: data, credentials: "same-origin",
                          headers: { "Accept": "application/json" } })
       .then(function (response) { return response.json(); })
       .then(function (answer) { say(answer.message, answer.ok); })
       .catch(function () { say(root.dataset.msgFailed, false); })
       .then(function () {
-        buttons.forEach(function (button) { button.disabled = false; });
+        form.removeAttribute("aria-busy");
+        buttons.forEach(function (button) { button.removeAttribute("aria-disabled"); button.classList.remove("disabled"); });
         refresh();
       });
   }
