@@ -51,7 +51,7 @@ def runs(quick: bool, multiworker: bool) -> list[tuple[str, list[str]]]:
         return [("page_throughput.py", ["--seconds", "2", "--warmup", "0.5", "--clients", "5"]),
                 ("live_fanout.py", ["--participants", "20", *workers]),
                 ("completion_report.py", ["--learners", "300", "--runs", "1"])]
-    return [("page_throughput.py", []),
+    return [("page_throughput.py", ["--rounds", "3"]),
             ("live_fanout.py", ["--participants", "100", "500", *workers]),
             ("completion_report.py", [])]
 

@@ -54,7 +54,9 @@ def test_trainer_and_three_roles_run_a_scenario_to_the_report(browser, live_serv
         page.get_by_role("button", name="Join").click()
         expect(page.get_by_text("Waiting for the trainer to assign your role")).to_be_visible()
 
-    trainer.reload()
+    # Once live, the console refreshes its regions: wait for that, or a click may land on a button being replaced.
+    with trainer.expect_response(lambda response: response.url.endswith("/board")):
+        trainer.reload()
     for role, name in PLAYERS.items():
         trainer.get_by_label(f"Role for {name}").select_option(role)
         trainer.get_by_role("button", name=f"Assign — {name}").click()
@@ -81,7 +83,8 @@ def test_trainer_and_three_roles_run_a_scenario_to_the_report(browser, live_serv
     answer(pages["diplomat"], "A note from the neighbour's embassy", "Offer consultations", "Facts before blame")
     expect(pages["cert"].get_by_role("heading", name="A note from the neighbour's embassy")).to_have_count(0)
 
-    trainer.reload()
+    with trainer.expect_response(lambda response: response.url.endswith("/board")):
+        trainer.reload()
     expect(trainer.locator("[data-participant-id]", has_text="Cedo Cert")).to_be_visible()
     trainer.get_by_label("Yes, end the exercise for everyone").check()
     trainer.get_by_role("button", name="End the exercise").click()
