@@ -41,10 +41,10 @@ run: setup
 	@echo "The academy is at http://$(HOST):$(PORT)/"
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
-# The whole suite twice: on PostgreSQL 15 with Redis, then on SQLite without the multi-worker tests (they need
-# both servers); the second run happens even if the first fails. Each run spreads the test files over one
+# The whole suite twice: on PostgreSQL 15 with Redis, then on SQLite without the tests that need those servers (markers
+# multiworker and postgresql); the second run happens even if the first fails. Each run spreads the test files over one
 # process per core (pytest-xdist; tests/conftest.py gives each its own database); PYTEST_WORKERS=0 runs in one.
-SQLITE_MARKERS := not multiworker
+SQLITE_MARKERS := not multiworker and not postgresql
 PYTEST_WORKERS ?= auto
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 

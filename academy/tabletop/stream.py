@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15  # also how often a stream looks in the log for events committed by other processes
 RETRY_MILLISECONDS = 3000
 TICK_SECONDS = 1.0
-CARD_PLACEHOLDER = "__inject__"
+CARD_INJECT_TOKEN = "__inject__"
 
 
 def inject_title(state: engine.SessionState, scenario: Scenario, inject_id: str) -> str:
@@ -103,7 +103,7 @@ class SessionHub:
             wires = {}
             for viewer, url in self.card_urls.items():
                 if inject_id and event["kind"] in (engine.RELEASED, engine.CLOSED):
-                    data["card_url"] = url.replace(CARD_PLACEHOLDER, inject_id)
+                    data["card_url"] = url.replace(CARD_INJECT_TOKEN, inject_id)
                 wires[viewer] = _wire(data)
             item = Item(event["id"], event["audience"], wires["trainer"], wires["participant"])
             self.items.append(item)
@@ -176,7 +176,7 @@ def stream(session_id):
     live, participant = load_viewer(session_id, as_participant=request.args.get("view") == "participant")
     app = current_app._get_current_object()
     ensure_ticker(app)
-    card_urls = {viewer: url_for("tabletop.inject_card", session_id=live.id, inject_id=CARD_PLACEHOLDER,
+    card_urls = {viewer: url_for("tabletop.inject_card", session_id=live.id, inject_id=CARD_INJECT_TOKEN,
                                  view="participant" if viewer == "participant" else None)
                  for viewer in ("trainer", "participant")}
     inbox = broker.subscribe(live.id)  # before reading the log: an event committed in between is not lost
