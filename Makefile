@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+PUBLIC_URL ?= http://$(HOST):$(PORT)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install install-test system-test-deps setup translations clean
@@ -37,8 +38,12 @@ setup: install
 	$(BIN)/flask --app wsgi content sync
 	$(BIN)/flask --app wsgi demo $(if $(DEMO_PASSWORD),--password "$(DEMO_PASSWORD)")
 
+# The job worker (e-mail) runs beside the development server and stops with it.
 run: setup
-	@echo "The academy is at http://$(HOST):$(PORT)/"
+	@echo "The academy is at $(PUBLIC_URL)/"
+	@export PUBLIC_URL="$(PUBLIC_URL)"; \
+	$(BIN)/flask --app wsgi jobs worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 # The whole suite twice: on PostgreSQL 15 with Redis, then on SQLite without the tests that need those servers (markers

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.routing import IntegerConverter
 
 from academy.config import INSTANCE_DIR, Config
+from academy.core.text import TextConverter, TextRequest
 from academy import extensions
 from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -39,8 +40,13 @@ def create_app(config=None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = app.config["PROXY_FIX"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # The proxy passes the visitor's Host on (README): an X-Forwarded-Host, which a visitor may have sent
+        # through a proxy that does not overwrite it, is never believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     app.url_map.converters["int"] = BoundedIntConverter
+    # Control characters: never in a path segment (404), cleaned out of the query string (academy/core/text.py).
+    app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
+    app.request_class = TextRequest
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -101,6 +107,9 @@ def _init_extensions(app: Flask) -> None:
             return None
         return user
 
+    from academy.core import jobs
+
+    jobs.init_app(app)  # the queue of work done outside the request: Redis, a SQLite file, or inline in tests
     extensions.api.init_app(app)
     extensions.api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     from academy.tabletop import broker
@@ -153,10 +162,12 @@ def _register_cli(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from academy.accounts.models import Role
+    from academy.core.urls import absolute_url
     from academy.institutions import permissions as institution_permissions
 
     app.jinja_env.globals.update(
         Role=Role,
+        absolute_url=absolute_url,
         can_view_staff=institution_permissions.can_view_staff,
         can_rotate_code=institution_permissions.can_rotate_code,
     )

@@ -2,10 +2,12 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 COURSES_DIR = Path(__file__).resolve().parent.parent / "courses"
 EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 class ConfigError(RuntimeError):
@@ -36,9 +38,23 @@ class Config:
     LANGUAGES = ["en"]
     PASSWORD_HASH_METHOD = "scrypt"
     PASSWORD_RESET_MAX_AGE = 3600
+    # The address every absolute link (e-mails, PDFs, QR codes) starts with; never the request's Host header.
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    # Host names a request may carry; Flask answers any other 400. from_environ sets PUBLIC_URL's host and
+    # ALLOWED_HOSTS, and outside production the loopback names too, so the development server answers under both.
+    TRUSTED_HOSTS = list(LOOPBACK_HOSTS)
+    # Sign-in failures are counted per address and client, so that a stranger can only slow down their own
+    # attempts: after LOGIN_MAX_FAILURES, each further one waits twice as long as the last, up to LOGIN_MAX_DELAY.
     LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCK_MINUTES = 15
-    REDIS_URL = None  # shared by every process: rate-limit counters and live-session fan-out
+    LOGIN_FIRST_DELAY = timedelta(minutes=1)
+    LOGIN_MAX_DELAY = timedelta(hours=12)
+    LOGIN_FAILURE_MEMORY = timedelta(days=1)  # how long after its last failure a client's count is kept
+    REDIS_URL = None  # shared by every process: rate-limit counters, live-session fan-out and the job queue
+    # Work done outside the request (academy/core/jobs.py): auto = Redis with REDIS_URL, else a SQLite file.
+    JOBS_QUEUE = "auto"
+    JOBS_QUEUE_NAME = "academy-jobs"  # academies sharing one Redis need one queue each
+    JOBS_SQLITE_PATH = INSTANCE_DIR / "jobs.db"
+    JOBS_IMMEDIATE = False  # run each job inside the request that asks for it (tests)
     TABLETOP_REDIS_CHANNEL = "academy:tabletop:events"
     # How live-session events reach the other processes: auto = Redis with REDIS_URL, else PostgreSQL
     # LISTEN/NOTIFY on a PostgreSQL database, else none (one process, as on SQLite).
@@ -64,10 +80,15 @@ class Config:
     COURSES_DIR = COURSES_DIR
     EXERCISES_DIR = EXERCISES_DIR
     TABLETOP_TICKER = True  # each process releases scheduled injects of running sessions (tabletop/stream.py)
+    # How often each process looks in the log for events that other processes committed (0: only at keepalives).
+    # Without a relay this is how long they take to arrive; with one it catches what the relay lost.
+    LIVE_POLL_SECONDS = 1.0
+    LIVE_STREAMS_PER_VIEWER = 4  # open streams of one participant (or trainer) per process: a fifth ends the oldest
+    LIVE_STREAMS_PER_ADDRESS = 250  # open streams from one client address per process; more are refused (429)
 
     @classmethod
     def from_environ(cls, environ=None) -> dict:
-        """Collect settings from the environment; refuse production without a secret key."""
+        """Collect settings from the environment; refuse production without a secret key and a public address."""
         env = os.environ if environ is None else environ
         settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
         name = env.get("ACADEMY_ENV", "development")
@@ -78,6 +99,14 @@ class Config:
             settings["SECRET_KEY"] = env["SECRET_KEY"]
         elif name == "production":
             raise ConfigError("SECRET_KEY must be set when ACADEMY_ENV=production.")
+        if env.get("PUBLIC_URL"):
+            settings["PUBLIC_URL"] = _public_url(env["PUBLIC_URL"])
+        elif name == "production":
+            raise ConfigError("PUBLIC_URL must be set when ACADEMY_ENV=production (e.g. https://academy.example.org).")
+        allowed = [host.strip().lower() for host in env.get("ALLOWED_HOSTS", "").split(",") if host.strip()]
+        loopback = [] if name == "production" else LOOPBACK_HOSTS
+        settings["TRUSTED_HOSTS"] = list(dict.fromkeys([urlsplit(settings["PUBLIC_URL"]).hostname, *allowed,
+                                                         *loopback]))
         if name == "production":
             settings["SESSION_COOKIE_SECURE"] = True
             settings["REMEMBER_COOKIE_SECURE"] = True
@@ -85,6 +114,12 @@ class Config:
         if env.get("REDIS_URL"):
             settings["REDIS_URL"] = env["REDIS_URL"]
             settings["RATELIMIT_STORAGE_URI"] = env["REDIS_URL"]
+        if env.get("JOBS_QUEUE"):
+            settings["JOBS_QUEUE"] = env["JOBS_QUEUE"].strip().lower()
+            if settings["JOBS_QUEUE"] not in ("auto", "redis", "sqlite"):
+                raise ConfigError("JOBS_QUEUE must be auto, redis or sqlite.")
+        if env.get("JOBS_QUEUE_NAME"):
+            settings["JOBS_QUEUE_NAME"] = env["JOBS_QUEUE_NAME"]
         if env.get("TABLETOP_REDIS_CHANNEL"):  # academies sharing one Redis need one channel each
             settings["TABLETOP_REDIS_CHANNEL"] = env["TABLETOP_REDIS_CHANNEL"]
         if env.get("LIVE_RELAY"):
@@ -104,7 +139,29 @@ class Config:
             settings["MAX_CONTENT_LENGTH"] = int(env["MAX_UPLOAD_MB"]) * 1024 * 1024
         if env.get("PROXY_FIX"):
             settings["PROXY_FIX"] = int(env["PROXY_FIX"])
+        for key in ("LIVE_STREAMS_PER_VIEWER", "LIVE_STREAMS_PER_ADDRESS"):
+            if env.get(key):
+                settings[key] = _positive(key, env[key], int)
+        if env.get("LIVE_POLL_SECONDS"):
+            settings["LIVE_POLL_SECONDS"] = _positive("LIVE_POLL_SECONDS", env["LIVE_POLL_SECONDS"], float, zero=True)
         return settings
+
+
+def _positive(key: str, value: str, kind, zero: bool = False):
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, not {value!r}.") from None
+    if number < 0 or (number == 0 and not zero):
+        raise ConfigError(f"{key} must be {'zero or more' if zero else 'more than zero'}, not {value!r}.")
+    return number
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_URL must be an http(s) address such as https://academy.example.org, not {url!r}.")
+    return parts.geturl().rstrip("/")
 
 
 def _normalise_db_url(url: str) -> str:
@@ -123,9 +180,14 @@ class TestConfig:
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    PUBLIC_URL = "http://localhost"  # the test client's own address
+    TRUSTED_HOSTS = ["localhost", "127.0.0.1"]  # the test client, and the browser tests' server on 127.0.0.1
+    JOBS_QUEUE = "memory"  # a test that inspects the queue turns JOBS_IMMEDIATE off
+    JOBS_IMMEDIATE = True
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"  # a developer's REDIS_URL must not leak counters between tests
     REDIS_URL = None
     LIVE_RELAY = "none"  # a test that needs events to cross processes turns the relay on
     WTF_CSRF_ENABLED = False
     TABLETOP_TICKER = False  # a test that needs the background ticker turns it on
+    LIVE_POLL_SECONDS = 0  # likewise the log poller: streams still read the log at their keepalive

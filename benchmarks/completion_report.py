@@ -90,13 +90,13 @@ def build(learners: int, seed: int = 5):
     tracks = list(Track)
     people = [dict(email=f"learner{n}.{tag}@bench.example", name=f"Learner {n:05d}", password_hash="x",
                    institution_id=institution.id, track=rng.choice(tracks), active=rng.random() > 0.02,
-                   session_nonce=secrets.token_hex(8), failed_logins=0, created_at=now,
+                   session_nonce=secrets.token_hex(8), created_at=now,
                    last_login_at=now - timedelta(days=rng.randint(0, 400)) if rng.random() < 0.9 else None)
               for n in range(learners)]
     manager_nonce = secrets.token_hex(8)
     people.append(dict(email=f"manager.{tag}@bench.example", name="Bench Manager", password_hash="x",
                        institution_id=institution.id, track=Track.CERT, active=True, session_nonce=manager_nonce,
-                       failed_logins=0, created_at=now, last_login_at=now))
+                       created_at=now, last_login_at=now))
     user_ids = insert(User, people)
     manager_id = user_ids[-1]
     db.session.execute(db.insert(UserRole), [dict(user_id=manager_id, role=Role.MANAGER),

@@ -93,6 +93,15 @@ def app(settings):
         db.engine.dispose()  # a server database (TEST_DATABASE_URL) must not keep one idle connection per test
 
 
+@pytest.fixture(autouse=True)
+def no_stream_outlives_its_test():
+    """Live streams, hubs and subscriptions are per process; a test's are gone with its database (ids repeat)."""
+    yield
+    from academy.tabletop.stream import forget_streams
+
+    forget_streams()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -144,3 +153,22 @@ def course(app, tmp_path):
     sync_content(folder.folder)
     db.session.commit()
     return db.session.scalar(db.select(Course).where(Course.slug == "intro-course"))
+
+
+EVIL_HOST = "academy-login.evil.example"
+
+
+@pytest.fixture(params=[{"Host": EVIL_HOST}, {"X-Forwarded-Host": EVIL_HOST}], ids=["Host", "X-Forwarded-Host"])
+def hostile_headers(request):
+    """A request that names another site; link tests also turn TRUSTED_HOSTS off and trust one proxy (PROXY_FIX)."""
+    return request.param
+
+
+def keep_signed_in_on(client, host=EVIL_HOST) -> None:
+    """Send the signed-in session cookie to `host` too, as a browser that reached it by that name would."""
+    client.set_cookie("session", client.get_cookie("session").value, domain=host)
+
+
+# The settings of a link test: every Host is let through and a proxy is trusted, so that the test shows the link
+# comes from PUBLIC_URL itself, not from the 400 that TRUSTED_HOSTS gives a stranger's Host first.
+ANY_HOST_BEHIND_A_PROXY = {"TRUSTED_HOSTS": None, "PROXY_FIX": 1}

@@ -1,6 +1,7 @@
 """Command-line account management."""
 import click
 
+from academy.accounts.emails import EmailAddressError, canonical_email
 from academy.accounts.models import Role, find_user_by_email
 from academy.accounts.services import AccountError, create_user, set_roles
 from academy.core import audit
@@ -15,6 +16,11 @@ from academy.institutions.services import ensure_countries
               help="Password (asked for when omitted).")
 def create_admin(email, name, password):
     """Create a platform admin, or grant the admin role to an existing account."""
+    try:
+        # Before the lookup: a look-alike must not find, and promote, an account stored before it was refused.
+        email = canonical_email(email)
+    except EmailAddressError as error:
+        raise click.ClickException(str(error)) from error
     ensure_countries()
     user = find_user_by_email(email)
     if user is not None:

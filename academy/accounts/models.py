@@ -1,4 +1,4 @@
-"""Users, their roles and their API tokens."""
+"""Users, their roles, their sign-in throttling and their API tokens."""
 import enum
 from datetime import datetime
 
@@ -7,6 +7,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from academy.accounts.emails import normalise_email
 from academy.core.models import TimestampMixin, utcnow
 from academy.extensions import db
 from academy.institutions.models import Institution
@@ -71,8 +72,6 @@ class User(UserMixin, TimestampMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     session_nonce: Mapped[str] = mapped_column(String(32))
     last_login_at: Mapped[datetime | None]
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
 
     institution: Mapped[Institution | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -102,13 +101,22 @@ class User(UserMixin, TimestampMixin, db.Model):
         return f"{self.name} <{self.email}>"
 
 
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
-
-
 def find_user_by_email(email: str) -> User | None:
-    """Case-insensitive lookup: e-mails are stored lower-cased."""
+    """The account of an address written in any case, width or Unicode composition (see accounts/emails.py)."""
     return db.session.scalar(db.select(User).where(User.email == normalise_email(email)))
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins for one e-mail address (known or not) from one client, and until when that client waits."""
+
+    __tablename__ = "login_throttle"
+
+    # A digest: the address as typed, whether or not an account has it, in a bounded width.
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)  # the client's address (IPv6: its /64)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    blocked_until: Mapped[datetime | None]
 
 
 class ApiToken(TimestampMixin, db.Model):

@@ -1,19 +1,23 @@
 """Account services: registration, sign-in with throttling, passwords, roles, API tokens."""
 import functools
 import hashlib
+import ipaddress
 import logging
+import math
 import secrets
 import smtplib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from academy.accounts.models import ApiToken, Role, Track, User, UserRole, find_user_by_email, normalise_email
+from academy.accounts.emails import EmailAddressError, canonical_email, mail_address, normalise_email
+from academy.accounts.models import ApiToken, LoginThrottle, Role, Track, User, UserRole, find_user_by_email
 from academy.core import audit
 from academy.core.models import utcnow
 from academy.extensions import db
@@ -66,8 +70,11 @@ def new_nonce() -> str:
 
 def create_user(*, email: str, name: str, password: str, institution: Institution | None,
                 track: Track | None, roles=(Role.LEARNER,)) -> User:
-    """Create a user; raises AccountError for a taken e-mail or a weak password."""
-    email = normalise_email(email)
+    """Create a user; raises AccountError for an unusable or taken e-mail or a weak password."""
+    try:
+        email = canonical_email(email)
+    except EmailAddressError as error:
+        raise AccountError(str(error), "email") from error
     if find_user_by_email(email):
         raise AccountError(_("An account with this e-mail address already exists."), "email")
     problem = password_problem(password, email)
@@ -109,37 +116,99 @@ class LoginResult:
     error: str | None = None
 
 
-def authenticate(email: str, password: str) -> LoginResult:
-    """Check credentials, counting failures and locking the account after too many."""
-    user = find_user_by_email(email)
+def authenticate(email: str, password: str, source: str | None) -> LoginResult:
+    """Check credentials; a client that keeps failing for one address waits longer each time, other clients never."""
     now = utcnow()
-    generic = _("E-mail address or password is not correct.")
+    digest, client = _email_digest(email), client_of(source)
+    throttle = db.session.get(LoginThrottle, (digest, client))
+    user = find_user_by_email(email)
+    # Known and unknown addresses are counted, refused and answered alike: no answer tells which exist.
+    wait = _wait(throttle, now)
+    if wait is not None:
+        audit.record("login.locked", actor=user, target=normalise_email(email)[:255],
+                     institution_id=user.institution_id if user else None)
+        return LoginResult(None, _wait_message(wait))
     if user is None:
         # Hash anyway so that response time does not reveal which e-mails exist.
         check_password_hash(_dummy_hash(), password)
+        wait = _count_failure(throttle, digest, client, now)
         audit.record("login.failure", target=normalise_email(email)[:255], reason="unknown")
-        return LoginResult(None, generic)
-    if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        audit.record("login.locked", actor=user, target=user.email, institution_id=user.institution_id)
-        return LoginResult(None, _("Too many failed attempts. Try again in %(n)d minutes.", n=minutes))
+        return LoginResult(None, _failure_message(wait))
     if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
+        wait = _count_failure(throttle, digest, client, now)
         audit.record("login.failure", actor=user, target=user.email,
                      institution_id=user.institution_id, reason="password")
-        return LoginResult(None, generic)
+        return LoginResult(None, _failure_message(wait))
     if not user.active:
         audit.record("login.failure", actor=user, target=user.email,
                      institution_id=user.institution_id, reason="inactive")
         return LoginResult(None, _("This account has been deactivated. Contact your institution's manager."))
-    user.failed_logins = 0
-    user.locked_until = None
+    if throttle is not None:
+        db.session.delete(throttle)  # this client's count starts again; other clients' counts are theirs
     user.last_login_at = now
     audit.record("login.success", actor=user, target=user.email, institution_id=user.institution_id)
     return LoginResult(user)
+
+
+def client_of(address: str | None) -> str:
+    """The client as sign-in throttling counts it: an IPv4 address, or the /64 network an IPv6 host holds whole."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "unknown"
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
+def _email_digest(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
+def _wait(throttle: LoginThrottle | None, now: datetime) -> timedelta | None:
+    """How long this client must still wait before it may try this address again, or None."""
+    if throttle is None or throttle.blocked_until is None or throttle.blocked_until <= now:
+        return None
+    return throttle.blocked_until - now
+
+
+def _wait_message(wait: timedelta) -> str:
+    return _("Too many failed attempts. Try again in %(n)d minutes.", n=max(1, math.ceil(wait.total_seconds() / 60)))
+
+
+def _failure_message(wait: timedelta | None) -> str:
+    return _("E-mail address or password is not correct.") if wait is None else _wait_message(wait)
+
+
+def _count_failure(throttle: LoginThrottle | None, digest: str, client: str, now: datetime) -> timedelta | None:
+    """One more failure of this client for this address; past the allowance, each one doubles the wait (returned)."""
+    config = current_app.config
+    forgotten = now - config["LOGIN_FAILURE_MEMORY"]
+    db.session.execute(db.delete(LoginThrottle).where(
+        LoginThrottle.last_failure_at < forgotten,
+        db.or_(LoginThrottle.email_digest != digest, LoginThrottle.source != client),
+    ).execution_options(synchronize_session=False))
+    throttle = throttle or _new_throttle(digest, client, now)
+    if throttle.last_failure_at < forgotten:
+        throttle.failures, throttle.blocked_until = 0, None
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    beyond = throttle.failures - config["LOGIN_MAX_FAILURES"]
+    if beyond < 0:
+        return None
+    wait = min(config["LOGIN_FIRST_DELAY"] * 2 ** min(beyond, 32), config["LOGIN_MAX_DELAY"])
+    throttle.blocked_until = now + wait
+    return wait
+
+
+def _new_throttle(digest: str, client: str, now: datetime) -> LoginThrottle:
+    try:
+        with db.session.begin_nested():
+            throttle = LoginThrottle(email_digest=digest, source=client, failures=0, last_failure_at=now)
+            db.session.add(throttle)
+    except IntegrityError:  # another request of the same client counted first
+        throttle = db.session.get(LoginThrottle, (digest, client))
+    return throttle
 
 
 def verify_password(user: User, password: str) -> bool:
@@ -147,14 +216,22 @@ def verify_password(user: User, password: str) -> bool:
 
 
 def set_password(user: User, password: str) -> None:
-    """Replace the password and sign out every other session of the user."""
+    """Replace the password, sign out every other session of the user and revoke their personal API tokens."""
     problem = password_problem(password, user.email)
     if problem:
         raise AccountError(problem)
     user.password_hash = hash_password(password)
     user.session_nonce = new_nonce()
-    user.failed_logins = 0
-    user.locked_until = None
+    revoke_personal_tokens(user)
+
+
+def revoke_personal_tokens(user: User) -> None:
+    """Revoke the user's own API tokens (not their institution's): none outlives the password it was obtained with."""
+    live = db.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    for token in db.session.scalars(live):
+        token.revoke()
+        audit.record("token.revoke", actor=user, target=f"token {token.prefix}", institution_id=user.institution_id,
+                     reason="password")
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:
@@ -191,7 +268,7 @@ def send_mail(to: str, subject: str, body: str) -> None:
         log.warning("Mail to %s (no MAIL_SERVER configured): %s\n%s", to, subject, body)
         return
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = config["MAIL_SENDER"], to, subject
+    message["From"], message["To"], message["Subject"] = config["MAIL_SENDER"], mail_address(to), subject
     message.set_content(body)
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
         if config.get("MAIL_USE_TLS"):

@@ -3,10 +3,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from academy.accounts import services
+from academy.accounts import jobs, services
 from academy.accounts.forms import (ChangePasswordForm, LoginForm, RegisterForm, ResetPasswordForm,
                                     ResetRequestForm, TokenForm)
-from academy.accounts.models import ApiToken, find_user_by_email
+from academy.accounts.models import ApiToken
 from academy.core import audit
 from academy.core.permissions import PUBLIC, SIGNED_IN, allow
 from academy.core.urls import is_safe_next
@@ -35,7 +35,7 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("core.index"))
     if form.validate_on_submit():
-        result = services.authenticate(form.email.data, form.password.data)
+        result = services.authenticate(form.email.data, form.password.data, request.remote_addr)
         if result.user is None:
             db.session.commit()
             form.password.errors.append(result.error)
@@ -110,7 +110,8 @@ def change_password():
                 audit.record("password.change", target=current_user.email, institution_id=current_user.institution_id)
                 _start_session(current_user._get_current_object())
                 db.session.commit()
-                flash(_("Your password has been changed. Other devices have been signed out."), "success")
+                flash(_("Your password has been changed. Other devices have been signed out and your personal API "
+                        "tokens revoked."), "success")
                 return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form)
 
@@ -119,17 +120,11 @@ def change_password():
 @allow(PUBLIC)
 @limiter.limit(_login_limit, methods=["POST"])
 def request_reset():
-    """Ask for a reset link; the answer is the same whether or not the account exists."""
+    """Ask for a reset link; the answer, and the work done before it, is the same whether or not the account exists."""
     form = ResetRequestForm()
     if form.validate_on_submit():
-        user = find_user_by_email(form.email.data)
-        if user is not None and user.active:
-            link = url_for("accounts.reset_password", token=services.make_reset_token(user), _external=True)
-            services.send_mail(user.email, _("Reset your academy password"),
-                               _("Open this link within an hour to choose a new password:\n\n%(link)s\n\n"
-                                 "If you did not ask for this, ignore this message.", link=link))
-            audit.record("password.reset_request", actor=user, target=user.email, institution_id=user.institution_id)
-            db.session.commit()
+        # The job looks the address up and mails; the request only enqueues, alike for every address.
+        jobs.send_password_reset(form.email.data, request.remote_addr)
         flash(_("If an account exists for that address, we have sent it a link to reset the password. "
                 "The link works for one hour."), "info")
         return redirect(url_for("accounts.login"))
@@ -153,7 +148,8 @@ def reset_password(token):
         else:
             audit.record("password.reset", actor=user, target=user.email, institution_id=user.institution_id)
             db.session.commit()
-            flash(_("Your password has been reset. You can sign in now."), "success")
+            flash(_("Your password has been reset and your personal API tokens revoked. You can sign in now."),
+                  "success")
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form)
 

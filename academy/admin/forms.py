@@ -1,17 +1,16 @@
 """Admin forms."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from academy.accounts.models import ROLE_LABELS, TRACK_LABELS
 from academy.core.audit import ACTIONS
-from academy.core.forms import choices
+from academy.core.forms import Form, choices
 from academy.institutions.models import SECTOR_LABELS
 
 
-class InstitutionForm(FlaskForm):
+class InstitutionForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     country = SelectField(_l("Country"), coerce=int, validators=[DataRequired()])
     sector = SelectField(_l("Sector"), choices=choices((s.value, label) for s, label in SECTOR_LABELS.items()),
@@ -24,7 +23,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class UserAdminForm(FlaskForm):
+class UserAdminForm(Form):
     roles = MultiCheckboxField(_l("Roles"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()))
     institution = SelectField(_l("Institution"), coerce=int)
     track = SelectField(_l("Professional track"),
@@ -32,7 +31,7 @@ class UserAdminForm(FlaskForm):
     active = BooleanField(_l("Account active"))
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     class Meta:
         csrf = False
 

@@ -5,13 +5,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from academy.accounts.emails import fold_email
 from academy.accounts.models import Role, Track, User, UserRole
 from academy.accounts.services import set_roles
 from academy.admin.forms import AuditFilterForm, InstitutionForm, UserAdminForm
 from academy.core import audit
 from academy.core.forms import choices
 from academy.core.models import AuditEvent, utcnow
-from academy.core.pagination import paginate
+from academy.core.pagination import paginate, query_id
 from academy.core.permissions import allow
 from academy.extensions import db
 from academy.institutions import services as institutions
@@ -117,12 +118,12 @@ def user_list():
     query = db.select(User).order_by(User.name)
     search = request.args.get("q", "").strip()[:100]
     if search:
-        pattern = f"%{search.lower()}%"
-        query = query.where(db.or_(db.func.lower(User.name).like(pattern), User.email.like(pattern)))
+        query = query.where(db.or_(db.func.lower(User.name).like(f"%{search.lower()}%"),
+                                   User.email.like(f"%{fold_email(search)}%")))
     role = request.args.get("role", "")
     if role in {r.value for r in Role}:
         query = query.where(User.id.in_(db.select(UserRole.user_id).where(UserRole.role == Role(role))))
-    institution_id = request.args.get("institution", type=int)
+    institution_id = query_id("institution")
     if institution_id:
         query = query.where(User.institution_id == institution_id)
     status = request.args.get("status", "")
@@ -190,7 +191,7 @@ def audit_log():
         if form.action.data:
             query = query.where(AuditEvent.action == form.action.data)
         if form.actor.data:
-            query = query.where(AuditEvent.actor_email.like(f"%{form.actor.data.strip().lower()}%"))
+            query = query.where(AuditEvent.actor_email.like(f"%{fold_email(form.actor.data)}%"))
         if form.institution.data:
             query = query.where(AuditEvent.institution_id == form.institution.data)
         if form.date_from.data:

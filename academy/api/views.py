@@ -1,16 +1,17 @@
 """API resources: tokens and the caller."""
-from flask import current_app, g
-from flask_smorest import Blueprint, abort
+from flask import current_app, g, request
+from flask_smorest import abort
 from flask_smorest.error_handler import ErrorSchema
 
 from academy.accounts.services import authenticate, issue_token
 from academy.api.auth import api_allow
+from academy.api.parsing import ApiBlueprint
 from academy.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
 from academy.core import audit
 from academy.core.permissions import PUBLIC, SIGNED_IN
 from academy.extensions import api, db, limiter
 
-blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Western Balkans Cybersecurity Academy API")
+blp = ApiBlueprint("api", __name__, url_prefix="/api/v1", description="Western Balkans Cybersecurity Academy API")
 BEARER = [{"bearerAuth": []}]
 # Each operation lists every status it answers; a catch-all "default" response would hide an undocumented one.
 api.DEFAULT_ERROR_RESPONSE_NAME = None
@@ -33,7 +34,7 @@ def _token_limit():
 @api_allow(PUBLIC)
 def create_token(payload):
     """Exchange e-mail and password for a bearer token."""
-    result = authenticate(payload["email"], payload["password"])
+    result = authenticate(payload["email"], payload["password"], request.remote_addr)
     if result.user is None:
         db.session.commit()
         abort(401, message=result.error)

@@ -8,7 +8,7 @@ from academy.extensions import db
 ACTIONS = {
     "login.success": "Signed in",
     "login.failure": "Failed sign-in",
-    "login.locked": "Sign-in refused: account locked",
+    "login.locked": "Sign-in refused: too many failures from that client",
     "logout": "Signed out",
     "account.register": "Registered",
     "password.change": "Changed password",
@@ -31,8 +31,8 @@ ACTIONS = {
 
 
 def record(action: str, *, actor=None, target: str | None = None,
-           institution_id: int | None = None, **detail) -> AuditEvent:
-    """Add an audit event to the session; the request's single commit persists it."""
+           institution_id: int | None = None, ip: str | None = None, **detail) -> AuditEvent:
+    """Add an audit event to the session; the request's single commit persists it (`ip`: a job's requester's)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if actor is None and has_request_context() and current_user.is_authenticated:
@@ -43,7 +43,7 @@ def record(action: str, *, actor=None, target: str | None = None,
         actor_email=getattr(actor, "email", None) or detail.pop("email", None),
         target=target,
         institution_id=institution_id,
-        ip=request.remote_addr if has_request_context() else None,
+        ip=ip or (request.remote_addr if has_request_context() else None),
         detail=detail,
     )
     db.session.add(event)

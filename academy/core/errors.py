@@ -1,9 +1,9 @@
 """Error pages for people and one JSON error shape for the API."""
 import logging
 
-from flask import jsonify, render_template, request
+from flask import Response, jsonify, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from academy.core.security import max_upload_label
 from academy.extensions import db
@@ -44,9 +44,18 @@ def handle_http_exception(error: HTTPException):
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="api"'
         if getattr(error, "valid_methods", None):  # a 405 names the methods the URL does accept (RFC 9110)
             response[0].headers["Allow"] = ", ".join(error.valid_methods)
+        response[0].headers.extend(_retry_after(error))
         return response
+    if isinstance(error, SecurityError):
+        # A Host outside TRUSTED_HOSTS: no URL can be built for it, so no page that links anywhere.
+        return Response(_("This address is not served here."), 400, mimetype="text/plain")
     template = f"errors/{error.code}.html" if error.code in (400, 403, 404, 413, 429) else "errors/generic.html"
-    return render_template(template, error=error, limit=max_upload_label()), error.code
+    return render_template(template, error=error, limit=max_upload_label()), error.code, _retry_after(error)
+
+
+def _retry_after(error: HTTPException) -> list[tuple[str, str]]:
+    """A 429 or 503 that says when to come back keeps saying it, on the page and in the API's answer."""
+    return [(name, value) for name, value in error.get_headers() if name.lower() == "retry-after"]
 
 
 def handle_unexpected(error: Exception):

@@ -33,3 +33,13 @@ class AuditEvent(db.Model):
     )
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class HealthProbe(db.Model):
+    """The one row /healthz rewrites (academy/core/health.py): a committed change is the only write that a full disk
+    refuses, so this is how the health check learns that the database can no longer take one."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)

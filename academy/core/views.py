@@ -4,6 +4,7 @@ from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from academy.core.health import database_writable
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db
 
@@ -22,10 +23,12 @@ def index():
 @bp.get("/healthz")
 @allow(PUBLIC)
 def healthz():
-    """Liveness and database reachability for load balancers."""
+    """Liveness for load balancers: 503 unless the database answers and can take a write."""
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
-        return jsonify(status="degraded", database="unreachable"), 503
+        return jsonify(status="error", database="unreachable"), 503
+    if not database_writable():  # a full disk or a read-only database: every write would answer 500
+        return jsonify(status="error", database="read-only"), 503
     return jsonify(status="ok", database="ok")

@@ -3,19 +3,19 @@ import csv
 import hashlib
 import io
 import json
-import re
 import secrets
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from academy.accounts.models import TRACK_LABELS, Role, Track, User, UserRole, normalise_email
+from academy.accounts.emails import EmailAddressError, canonical_email, fold_email
+from academy.accounts.models import TRACK_LABELS, Role, Track, User, UserRole
 from academy.accounts.services import make_reset_token, new_nonce
 from academy.core import audit
 from academy.core.models import utcnow
+from academy.core.text import NOT_TEXT, clean_line
 from academy.extensions import db
 from academy.institutions.models import BulkImport, Institution
 from academy.institutions.services import scope_to_user
@@ -24,8 +24,6 @@ from academy.learning.models import Course, Enrolment
 
 MAX_ROWS = 10_000  # the size of a file is limited for every request, by MAX_CONTENT_LENGTH (academy/config.py)
 COLUMNS = ("email", "name", "track", "courses")
-# Text has tabs and line ends; any other C0 control character (or DEL) means binary content.
-CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 500  # ids per IN (...): well under every database's parameter limit
 
@@ -56,7 +54,7 @@ def _decode(data: bytes) -> str:
             "The file is not in UTF-8 (the first unreadable character is on line %(line)d). Save the file as "
             "UTF-8 \u2014 in Excel: \u201cSave as\u201d \u203a \u201cCSV UTF-8 (comma delimited)\u201d \u2014 and "
             "upload it again.", line=line)) from error
-    control = CONTROL_CHARACTER.search(text)
+    control = NOT_TEXT.search(text)  # text has tabs and line ends; any other control character means binary content
     if control:
         raise CsvFileError(_("This is not a CSV text file: line %(line)d holds a control character that text "
                              "never contains. Save the file as \u201cCSV UTF-8\u201d and upload it again.",
@@ -108,7 +106,8 @@ def parse_csv(data: bytes) -> list[dict]:
             line, last_line = last_line + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue
-            row = {name: cells[i].strip() if i < len(cells) else "" for name, i in positions.items()}
+            # Every value is one line: a tab or line break inside a quoted cell becomes a space.
+            row = {name: clean_line(cells[i]).strip() if i < len(cells) else "" for name, i in positions.items()}
             row["extra"] = any(cell.strip() for i, cell in enumerate(cells) if i not in known)
             row["line"] = line
             rows.append(row)
@@ -126,7 +125,8 @@ def parse_csv(data: bytes) -> list[dict]:
 def store_upload(institution: Institution, uploader, filename: str, rows: list[dict]) -> BulkImport:
     """Keep the parsed rows for the preview and the confirmation."""
     bulk_import = BulkImport(institution_id=institution.id, uploaded_by_id=uploader.id,
-                             filename=(filename or "upload.csv")[:255], rows=rows, status=BulkImport.PREVIEW)
+                             filename=(clean_line(filename) or "upload.csv")[:255], rows=rows,
+                             status=BulkImport.PREVIEW)
     db.session.add(bulk_import)
     db.session.flush()
     return bulk_import
@@ -164,6 +164,7 @@ class RowCheck:
     user_id: int | None = None
     add: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
+    address: str = ""  # the e-mail address as it is stored and looked up (accounts/emails.py)
 
 
 @dataclass
@@ -194,7 +195,7 @@ class FileCheck:
     @property
     def fingerprint(self) -> str:
         """What the manager saw: a confirmation only goes ahead if the rows still mean the same."""
-        outcome = [(r.line, r.kind, normalise_email(r.email), r.add) for r in self.rows]
+        outcome = [(r.line, r.kind, r.address, r.add) for r in self.rows]
         return hashlib.sha256(json.dumps(outcome).encode()).hexdigest()[:32]
 
 
@@ -236,25 +237,24 @@ def _track_index() -> dict[str, Track]:
     return index
 
 
-def _check_email(row: RowCheck, first_line: dict[str, int]) -> str:
-    email = normalise_email(row.email)
-    if not email:
+def _check_email(row: RowCheck, first_line: dict[str, int]) -> None:
+    row.address = fold_email(row.email)
+    if not row.address:
         row.problems.append(_("E-mail address missing."))
-        return email
-    if len(email) > 255:
+        return
+    if len(row.address) > 255:
         row.problems.append(_("E-mail address longer than 255 characters."))
-        return email
+        return
     try:
-        validate_email(email, check_deliverability=False)
-    except EmailNotValidError:
-        row.problems.append(_("Not a valid e-mail address."))
-        return email
-    if email in first_line:
+        row.address = canonical_email(row.address)
+    except EmailAddressError as error:
+        row.problems.append(str(error))
+        return
+    if row.address in first_line:
         row.problems.append(_("Duplicate: the same e-mail address is already on line %(line)d.",
-                              line=first_line[email]))
+                              line=first_line[row.address]))
     else:
-        first_line[email] = row.line
-    return email
+        first_line[row.address] = row.line
 
 
 def _check_account(row: RowCheck, account: tuple | None, institution: Institution) -> None:
@@ -308,9 +308,6 @@ def _row(raw: dict, **outcome) -> RowCheck:
 def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
     """What importing these rows would do now, row by row; a handful of queries whatever the size."""
     tracks, courses = _track_index(), course_index()
-    accounts = existing_accounts({normalise_email(r.get("email", "")) for r in raw_rows})
-    members = [a[0] for a in accounts.values() if a[1] == institution.id and a[2]]
-    enrolled = _enrolled(members)
     first_line: dict[str, int] = {}
     checked = []
     for raw in raw_rows:
@@ -319,8 +316,13 @@ def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
             row.problems.append(_("This row has more cells than the header. Put several courses in one cell, "
                                   "separated by \u201c;\u201d (in quotes when \u201c;\u201d also separates the "
                                   "columns)."))
-        email = _check_email(row, first_line)
-        account = accounts.get(email)
+        _check_email(row, first_line)
+        checked.append(row)
+    accounts = existing_accounts({row.address for row in checked})
+    members = [a[0] for a in accounts.values() if a[1] == institution.id and a[2]]
+    enrolled = _enrolled(members)
+    for row in checked:
+        account = accounts.get(row.address)
         chosen = _check_fields(row, tracks, courses, account is None)
         _check_account(row, account, institution)
         if row.problems:
@@ -331,7 +333,6 @@ def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
             row.add = [c.slug for c in chosen if (row.user_id, c.id) not in enrolled]
             row.already = [c.slug for c in chosen if (row.user_id, c.id) in enrolled]
             row.kind = MEMBER if row.add else UNCHANGED
-        checked.append(row)
     return FileCheck(checked)
 
 
@@ -375,7 +376,7 @@ def _create_people(rows: list[RowCheck], institution: Institution, courses: dict
     """Insert the new learners, their role and their enrolments: a few statements for any number of people."""
     if not rows:
         return []
-    people = [dict(email=normalise_email(row.email), name=row.name, password_hash=_unusable_password_hash(),
+    people = [dict(email=row.address, name=row.name, password_hash=_unusable_password_hash(),
                    institution_id=institution.id, track=Track(row.track_code), session_nonce=new_nonce())
               for row in rows]
     # A parallel import of the same people fails here, on the unique e-mail, and takes everything with it.

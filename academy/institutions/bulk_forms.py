@@ -1,16 +1,16 @@
 """Forms of the bulk enrolment: the upload and the confirmation of a preview."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length
 
+from academy.core.forms import Form
 from academy.core.security import max_upload_label
 from academy.institutions.bulk import MAX_ROWS
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     # Larger requests are refused before they reach the form (413); the content itself is checked by
     # bulk.parse_csv, since browsers name a .csv's type differently (text/csv, application/vnd.ms-excel).
     file = FileField(
@@ -28,5 +28,5 @@ class UploadForm(FlaskForm):
                                   rows=f"{MAX_ROWS:,}", size=max_upload_label())
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     fingerprint = HiddenField(validators=[DataRequired(), Length(max=64)])

@@ -1,7 +1,6 @@
 """Bulk enrolment pages: upload a CSV, preview every row, import all rows or none."""
 import logging
 import math
-import smtplib
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,10 +9,12 @@ from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.exc import SQLAlchemyError
 
+from academy.accounts.jobs import deliver_mail
 from academy.accounts.models import TRACK_LABELS, Role, User
-from academy.accounts.services import send_mail
+from academy.core.pagination import page_number
 from academy.core.permissions import allow
 from academy.core.security import max_upload_label
+from academy.core.urls import absolute_url
 from academy.extensions import db
 from academy.institutions import bulk, permissions, services
 from academy.institutions.bulk_forms import ConfirmForm, UploadForm
@@ -38,11 +39,7 @@ class ListPage(Pagination):
 
 
 def _page_of(rows: list) -> ListPage:
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except (TypeError, ValueError):
-        page = 1
-    page = min(page, max(1, math.ceil(len(rows) / PREVIEW_PAGE_SIZE)))
+    page = min(page_number(), max(1, math.ceil(len(rows) / PREVIEW_PAGE_SIZE)))
     return ListPage(page=page, per_page=PREVIEW_PAGE_SIZE, max_per_page=None, error_out=False, rows=rows)
 
 
@@ -53,13 +50,12 @@ def _validity() -> str:
     return ngettext("%(num)d minute", "%(num)d minutes", max(1, seconds // 60))
 
 
-def _send_invitations(invitations: list[bulk.Invitation], institution, inviter) -> int:
-    """E-mail each new person a link to choose a password; returns how many could not be sent."""
-    failed = 0
-    renew, validity = url_for("accounts.request_reset", _external=True), _validity()
+def _send_invitations(invitations: list[bulk.Invitation], institution, inviter) -> None:
+    """Queue an e-mail to each new person with a link to choose a password; the job worker sends them."""
+    renew, validity = absolute_url("accounts.request_reset"), _validity()
     subject = _("You are invited to the Western Balkans Cybersecurity Academy")
     for invitation in invitations:
-        link = url_for("accounts.reset_password", token=invitation.token, _external=True)
+        link = absolute_url("accounts.reset_password", token=invitation.token)
         courses = ", ".join(invitation.courses) or _("none yet")
         body = _("Hello %(name)s,\n\n%(inviter)s has added you to %(institution)s on the Western Balkans "
                  "Cybersecurity Academy. Your courses: %(courses)s.\n\nChoose your password with this link; it "
@@ -67,12 +63,7 @@ def _send_invitations(invitations: list[bulk.Invitation], institution, inviter) 
                  "with your e-mail address %(email)s:\n\n%(renew)s\n",
                  name=invitation.name, inviter=inviter.name, institution=institution.name, courses=courses,
                  validity=validity, link=link, email=invitation.email, renew=renew)
-        try:
-            send_mail(invitation.email, subject, body)
-        except (OSError, smtplib.SMTPException):
-            log.exception("Invitation to %s could not be sent", invitation.email)
-            failed += 1
-    return failed
+        deliver_mail(invitation.email, subject, body)
 
 
 def _load_institution(institution_id: int):
@@ -157,8 +148,5 @@ def bulk_confirm(institution_id, import_id):
     result = bulk_import.result
     flash(_("Import complete: %(invited)d people invited, %(enrolments)d enrolments added.",
             invited=result["invited"], enrolments=result["enrolments"]), "success")
-    failed = _send_invitations(invitations, institution, current_user)
-    if failed:
-        flash(_("%(n)d invitation e-mails could not be sent. Those people can use \u201cForgot your "
-                "password?\u201d on the sign-in page with their e-mail address.", n=failed), "warning")
+    _send_invitations(invitations, institution, current_user)
     return redirect(preview)

@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from academy.accounts.models import Role, Track
 from academy.core import audit
+from academy.core.pagination import page_number
 from academy.core.permissions import allow
 from academy.extensions import db
 from academy.institutions import dashboard_cache, exports, permissions, reporting, services
@@ -32,12 +33,8 @@ class ListPagination(Pagination):
 def _paginate(items: list) -> ListPagination:
     """A page of the list by ?page=; a nonsense page number falls back to the nearest real page."""
     per_page = current_app.config["PAGE_SIZE"]
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except (TypeError, ValueError):
-        page = 1
     last = max(1, -(-len(items) // per_page))
-    return ListPagination(page=min(page, last), per_page=per_page, error_out=False, items=items)
+    return ListPagination(page=min(page_number(), last), per_page=per_page, error_out=False, items=items)
 
 
 def _load(institution_id: int):

@@ -8,6 +8,7 @@ from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from academy.core.text import clean_line, clean_text
 from academy.institutions.reporting import CompletionReport, CourseSummary, ExerciseRow, PersonRow, people_summaries
 
 MIMETYPES = {
@@ -28,10 +29,14 @@ EXERCISE_COLUMNS = (_l("Name"), _l("E-mail"), _l("Date"), _l("Exercise"), _l("Sc
 
 
 def neutralise(value):
-    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe; other values pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """A text cell without control characters, with a leading apostrophe if a spreadsheet would run it as a formula.
+
+    XML cannot carry a control character: one in a single name made the whole XLSX fail. It goes before the formula
+    check, so that "\\x01=HYPERLINK(…)" is neutralised too."""
+    if not isinstance(value, str):
+        return value
+    value = clean_text(value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def score_text(value: float | None, empty: str = "") -> str:
@@ -171,7 +176,7 @@ def report_xlsx(report: CompletionReport) -> bytes:
 
 def _sheet_name(title: str, taken: set[str]) -> str:
     """An Excel sheet name: at most 31 characters, none of []:*?/\\, unique in the workbook."""
-    base = re.sub(r"[\[\]:*?/\\]", " ", str(title)).strip().strip("'")[:31] or "Sheet"
+    base = re.sub(r"[\[\]:*?/\\]", " ", clean_line(str(title))).strip().strip("'")[:31] or "Sheet"
     name, n = base, 2
     while name.lower() in taken:
         suffix = f" ({n})"

@@ -2,12 +2,11 @@
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SelectMultipleField
 from wtforms.validators import AnyOf, Optional, ValidationError
 
 from academy.accounts.models import Track
-from academy.core.forms import choices
+from academy.core.forms import Form, choices
 from academy.institutions import reporting
 
 EARLIEST = date(2000, 1, 1)
@@ -19,7 +18,7 @@ SORTS = (("name", _l("Name")), ("progress", _l("Progress (highest first)")),
          ("activity", _l("Last activity (most recent first)")))
 
 
-class _QueryForm(FlaskForm):
+class _QueryForm(Form):
     """A GET form: nothing changes, so no CSRF token; the values come from the query string."""
 
     class Meta:

@@ -3,11 +3,11 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from academy.accounts.models import Role
+from academy.core.forms import Form
 from academy.core.pagination import paginate
 from academy.core.permissions import PUBLIC, SIGNED_IN, allow
 from academy.core.urls import is_safe_next
@@ -22,7 +22,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     reason = StringField(_l("Reason for revoking"), filters=[_strip], validators=[
         DataRequired(_l("Give the reason for revoking: it is shown on the public verification page.")),
         Length(min=3, max=500, message=_l("The reason must be between 3 and 500 characters long."))])

@@ -3,12 +3,13 @@ import re
 import secrets
 
 import segno
-from flask import render_template, url_for
+from flask import render_template
 from markupsafe import Markup
 
 from academy.accounts.models import User
 from academy.core import audit
 from academy.core.models import utcnow
+from academy.core.urls import absolute_url
 from academy.extensions import db
 from academy.learning.models import Certificate, Course
 
@@ -97,7 +98,8 @@ def revoke(certificate: Certificate, reason: str, by) -> bool:
 
 
 def verification_url(certificate: Certificate) -> str:
-    return url_for("learning.verify", code=certificate.code, _external=True)
+    """The public page that confirms the certificate, on PUBLIC_URL: printed and QR-coded in the PDF."""
+    return absolute_url("learning.verify", code=certificate.code)
 
 
 def qr_svg(url: str) -> Markup:

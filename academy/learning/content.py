@@ -4,6 +4,7 @@ from pathlib import Path
 
 from academy.learning import schemas
 from academy.learning.files import Problems, YamlDocument, load_with, strings_at
+from academy.learning.models import DEFAULT_REVIEW
 from academy.learning.readers import LessonFile, LessonReader, QuizReader, read_yaml
 from academy.learning.rendering import raw_html_lines, render_lesson
 from academy.learning.tree import ContentTree, CourseData, ModuleData, TrackData
@@ -102,6 +103,10 @@ class _Loader:
             for line, url in rendered.external_images:
                 self.problems.add(source.display, source.body_line + line,
                                   f"image from another site '{url}': pages may only show the academy's own images")
+            for line, url in rendered.refused_urls:
+                self.problems.add(source.display, source.body_line + line,
+                                  f"address '{url}' is not allowed: link with lesson:, https:// or a path starting "
+                                  f"with one '/'; show images from /static/ only")
             lesson.body_html = rendered.html
 
 
@@ -172,7 +177,8 @@ class _CourseLoader:
             return
         module = ModuleData(slug=slug, title=raw.get("title", ""), summary=raw.get("summary", ""),
                             pass_mark=quiz.get("pass_mark", 0), max_attempts=quiz.get("max_attempts", 0),
-                            questions_per_attempt=quiz.get("questions_per_attempt", 0), position=index)
+                            questions_per_attempt=quiz.get("questions_per_attempt", 0), position=index,
+                            review=quiz.get("review", DEFAULT_REVIEW))
         course.modules.append(module)
         self.module_lessons[slug] = [
             (lesson, doc.lines.line(("modules", index, "lessons", position)))

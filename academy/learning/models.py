@@ -37,6 +37,12 @@ class Course(ContentItemMixin, db.Model):
         return self.title
 
 
+# When a quiz's feedback shows the keyed answers (courses/README.md); the first is the default. Answers revealed
+# to a learner who may try again make the next attempt a copy, so the default waits for a pass or the last attempt.
+REVIEW_POLICIES = ("after_pass_or_last_attempt", "after_last_attempt", "always", "never")
+DEFAULT_REVIEW = REVIEW_POLICIES[0]
+
+
 class Module(ContentItemMixin, db.Model):
     __tablename__ = "module"
 
@@ -48,6 +54,7 @@ class Module(ContentItemMixin, db.Model):
     pass_mark: Mapped[int]
     questions_per_attempt: Mapped[int]
     max_attempts: Mapped[int] = mapped_column(default=0)
+    review: Mapped[str] = mapped_column(String(32), default=DEFAULT_REVIEW, server_default=DEFAULT_REVIEW)
 
     course: Mapped[Course] = relationship(back_populates="modules")
     lessons: Mapped[list["Lesson"]] = relationship(back_populates="module", order_by="Lesson.position")
@@ -88,6 +95,7 @@ class Question(ContentItemMixin, db.Model):
     prompt: Mapped[str] = mapped_column(Text)
     sections: Mapped[list] = mapped_column(JSON, default=list)
     explanation: Mapped[str] = mapped_column(Text)
+    hint: Mapped[str | None] = mapped_column(Text)  # for a wrong answer while the keyed answer is withheld
     data: Mapped[dict] = mapped_column(JSON, default=dict)
 
     module: Mapped[Module] = relationship(back_populates="questions")

@@ -63,6 +63,37 @@ class QuizStatus:
         return any(attempt.passed for attempt in self.attempts)
 
     @property
+    def finished(self) -> bool:
+        """No attempt is left: the limit is reached and none is still open."""
+        return bool(self.allowed) and self.used >= self.allowed and self.open_attempt is None
+
+    @property
+    def shows_answers(self) -> bool:
+        """Whether feedback may show the keyed answers now, by the module's review policy."""
+        review = self.module.review
+        if review == "always":
+            return True
+        if review == "after_last_attempt":
+            return self.finished
+        if review == "after_pass_or_last_attempt":
+            return self.passed or self.finished
+        return False  # "never", and any value this code does not know
+
+    @property
+    def withheld_note(self) -> str | None:
+        """Why the feedback does not show the right answers yet, or None when it shows them."""
+        if self.shows_answers:
+            return None
+        review, limited = self.module.review, bool(self.allowed)
+        if review == "after_pass_or_last_attempt" and limited:
+            return _("The right answers are shown once you pass this quiz or have used your last attempt.")
+        if review == "after_pass_or_last_attempt":
+            return _("The right answers are shown once you pass this quiz.")
+        if review == "after_last_attempt" and limited:
+            return _("The right answers are shown once you have used your last attempt.")
+        return _("This quiz does not show its right answers.")
+
+    @property
     def refusal(self) -> str | None:
         """Why no attempt can be started now, or None when one can (or one is open)."""
         if self.open_attempt is not None:
@@ -232,22 +263,25 @@ def submit(attempt: QuizAttempt, answers: dict) -> Outcome:
 
 @dataclass
 class ResultItem:
-    """One question of a submitted attempt, with the feedback that teaches."""
+    """One question of a submitted attempt, with the feedback that teaches and no more than the policy allows."""
 
     number: int
     question: Question
     correct: bool
     given: list[str]
-    solution: list[str]
+    solution: list[str] | None  # None while the review policy withholds the keyed answer
+    explanation: str | None
 
 
-def result_items(attempt: QuizAttempt) -> list[ResultItem]:
-    """Each question of a submitted attempt: right or wrong, the learner's answer and the solution."""
+def result_items(attempt: QuizAttempt, shows_answers: bool) -> list[ResultItem]:
+    """Each question of a submitted attempt: right or wrong, the learner's answer, and the solution if allowed."""
     items = []
     for item in paper_items(attempt):
         entry = (attempt.answers or {}).get(str(item.question.id), {})
         kind = TYPES[item.kind]
-        data = item.question.data
-        items.append(ResultItem(item.number, item.question, bool(entry.get("correct")),
-                                kind.describe(data, entry.get("given")), kind.solution(data)))
+        question, correct = item.question, bool(entry.get("correct"))
+        # An explanation says why the keyed answer is right: a wrong answer gets the hint until answers are shown.
+        explanation = question.explanation if shows_answers or correct else question.hint
+        items.append(ResultItem(item.number, question, correct, kind.describe(question.data, entry.get("given")),
+                                kind.solution(question.data) if shows_answers else None, explanation))
     return items

@@ -62,7 +62,7 @@ def attempt(attempt_id):
     module = attempt.module
     status = quizzes.status_for(current_user, module)
     return render_template("learning/result.html", attempt=attempt, module=module, course=module.course,
-                           items=quizzes.result_items(attempt), status=status)
+                           items=quizzes.result_items(attempt, status.shows_answers), status=status)
 
 
 @bp.post("/quiz/attempts/<int:attempt_id>")

@@ -93,11 +93,12 @@ class QuizReader:
             self.problems.add(self.display, self.doc.lines.line(prefix + (("type",) if kind else ())), message)
             return None
         loaded, ok = load_with(schema(), raw, self.doc, self.display, self.problems, prefix)
-        for key in ("prompt", "explanation"):
-            for ref in schemas.unknown_inline_sections(loaded.get(key, "")):
+        for key in ("prompt", "explanation", "hint"):
+            for ref in schemas.unknown_inline_sections(loaded.get(key) or ""):
                 line = self.doc.lines.line(prefix + (key,))
                 self.problems.add(self.display, line, f"{key}: unknown section reference '{ref}'")
         if not ok:
             return None
         return QuestionData(slug=loaded["slug"], type=kind, prompt=loaded["prompt"], sections=loaded["sections"],
-                            explanation=loaded["explanation"], data=question_payload(kind, loaded))
+                            explanation=loaded["explanation"], hint=loaded["hint"],
+                            data=question_payload(kind, loaded))

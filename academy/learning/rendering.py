@@ -1,7 +1,10 @@
-"""Lesson Markdown to safe HTML: CommonMark and tables, no raw HTML, checked links."""
+"""Lesson Markdown to safe HTML: CommonMark and tables, no raw HTML, checked links.
+
+The live exercises' Markdown (scenario briefs and injects, the trainer's ad-hoc injects) goes through it too."""
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -18,6 +21,12 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title", "rel"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
 ALLOWED_CLASSES = {"th": set(ALIGN_CLASSES.values()), "td": set(ALIGN_CLASSES.values())}
+# An image loads by itself in every reader's browser, signed in: only the academy's own static files, never one of
+# its pages (![x](/institutions/1/reports/completion?format=pdf) made every participant download a report). Each
+# segment starts with a letter, digit, _ or -, so none is "." or ".."; no query, no fragment, no %-escape.
+STATIC_IMAGE = re.compile(r"/static/(?:[\w-][\w.-]*/)*[\w-][\w.-]*", re.ASCII)
+# A link inside the academy: one "/" and no second one after it, since browsers read "//x" and "/\x" as the site x.
+IN_APP_PATH = re.compile(r"/(?![/\\])")
 
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 # Only used to find raw HTML in the source, which the renderer above would show as text.
@@ -31,6 +40,8 @@ class Rendered:
     unknown_lessons: list[tuple[int, str]] = field(default_factory=list)
     # (0-based line of the body, URL) of each image from another site: the Content-Security-Policy blocks them
     external_images: list[tuple[int, str]] = field(default_factory=list)
+    # (0-based line of the body, URL) of each other link or image that is dropped (see _allowed_link, _allowed_image)
+    refused_urls: list[tuple[int, str]] = field(default_factory=list)
 
 
 def lesson_url(course_slug: str, lesson_slug: str) -> str:
@@ -89,8 +100,15 @@ def _checked_links(inline: Token, lines: list[str], lesson_courses, result: Rend
 
 
 def _rewrite_href(token: Token, attr: str, inline: Token, lines, lesson_courses, result: Rendered) -> bool:
-    """Rewrite or vet one URL in place; False means the link must go."""
+    """Rewrite or vet one URL in place; False means the link or image must go."""
     url = str(token.attrs.get(attr, ""))
+    if attr == "src":
+        if _allowed_image(url):
+            return True
+        parts = urlsplit(url)
+        found = result.external_images if parts.netloc or parts.scheme in ("http", "https") else result.refused_urls
+        found.append((_line_of(url, inline, lines), url))
+        return False
     if url.startswith(LESSON_SCHEME):
         slug = url[len(LESSON_SCHEME):]
         if slug not in lesson_courses:
@@ -98,15 +116,26 @@ def _rewrite_href(token: Token, attr: str, inline: Token, lines, lesson_courses,
             return False
         token.attrs[attr] = lesson_url(lesson_courses[slug], slug)
         return True
-    parts = urlsplit(url)
-    if attr == "src" and (parts.scheme or parts.netloc):
-        result.external_images.append((_line_of(url, inline, lines), url))
+    if not _allowed_link(url):
+        result.refused_urls.append((_line_of(url, inline, lines), url))
         return False
+    if urlsplit(url).scheme:
+        token.attrs["rel"] = EXTERNAL_REL
+    return True
+
+
+def _allowed_image(url: str) -> bool:
+    return STATIC_IMAGE.fullmatch(url) is not None
+
+
+def _allowed_link(url: str) -> bool:
+    """Another site over http(s), or a path of the academy; nothing relative to the page, no other scheme."""
+    parts = urlsplit(url)
     if parts.scheme in ("http", "https"):
-        if attr == "href":
-            token.attrs["rel"] = EXTERNAL_REL
-        return True
-    return not parts.scheme and not parts.netloc
+        return bool(parts.netloc)
+    # Judged as written: markdown-it has %-escaped the URL ("/\x" is now "/%5Cx").
+    path = unquote(url)
+    return IN_APP_PATH.match(path) is not None and "\\" not in path
 
 
 def _line_of(needle: str, inline: Token, lines: list[str]) -> int:

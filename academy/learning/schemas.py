@@ -4,6 +4,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from academy.accounts.models import Track as TrackCode
+from academy.learning.models import DEFAULT_REVIEW, REVIEW_POLICIES
 from academy.learning.sections import SECTIONS
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -61,6 +62,11 @@ def _track_code(value: str) -> None:
         raise ValidationError(f"unknown track '{value}' (expected one of: {', '.join(TRACK_CODES)})")
 
 
+def _review(value: str) -> None:
+    if value not in REVIEW_POLICIES:
+        raise ValidationError(f"unknown review policy '{value}' (expected one of: {', '.join(REVIEW_POLICIES)})")
+
+
 def _count(noun: str, low: int, high: int | None = None):
     def check(values: list) -> None:
         if len(values) < low or (high is not None and len(values) > high):
@@ -115,6 +121,7 @@ class QuizSettingsSchema(Schema):
     pass_mark = integer(1, 100)
     questions_per_attempt = integer(1)
     max_attempts = integer(0)
+    review = fields.String(load_default=DEFAULT_REVIEW, validate=_review)
 
 
 class ModuleSchema(Schema):
@@ -166,6 +173,7 @@ class QuestionSchema(Schema):
     sections = sections()
     prompt = text()
     explanation = text()
+    hint = fields.String(load_default=None, validate=_not_blank)
 
 
 class OptionSchema(Schema):

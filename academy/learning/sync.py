@@ -119,7 +119,7 @@ def _module_items(tree: ContentTree, courses: dict) -> list[_Item]:
     return [_Item(module.slug, {"slug": module.slug, "title": module.title, "summary": module.summary,
                                 "position": module.position, "pass_mark": module.pass_mark,
                                 "questions_per_attempt": module.questions_per_attempt,
-                                "max_attempts": module.max_attempts},
+                                "max_attempts": module.max_attempts, "review": module.review},
                   parent=course.slug, links={"course_id": courses[course.slug].id})
             for course in tree.courses for module in course.modules]
 
@@ -139,7 +139,7 @@ def _question_items(tree: ContentTree, modules: dict) -> list[_Item]:
         items += [_Item((module_id, question.slug),
                         {"slug": question.slug, "type": question.type, "prompt": question.prompt,
                          "sections": question.sections, "explanation": question.explanation,
-                         "data": question.data, "position": question.position},
+                         "hint": question.hint, "data": question.data, "position": question.position},
                         parent=module.slug, links={"module_id": module_id})
                   for question in module.questions]
     return items

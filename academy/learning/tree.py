@@ -3,6 +3,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from academy.learning.files import Problem
+from academy.learning.models import DEFAULT_REVIEW
 
 
 @dataclass
@@ -25,6 +26,7 @@ class QuestionData:
     explanation: str
     data: dict
     position: int = 0
+    hint: str | None = None
 
 
 @dataclass
@@ -36,6 +38,7 @@ class ModuleData:
     questions_per_attempt: int
     max_attempts: int
     position: int = 0
+    review: str = DEFAULT_REVIEW
     lessons: list[LessonData] = field(default_factory=list)
     questions: list[QuestionData] = field(default_factory=list)
 

@@ -27,9 +27,10 @@ class Broker:
     def __init__(self):
         self._lock = threading.Lock()
         self._subscribers: dict[int, set[queue.SimpleQueue]] = defaultdict(set)
-        # Turns a committed event into what streams send, once for all of them (set by the stream module).
-        self.prepare = lambda session_id, event: event
-        # Reads from the log what this process's streams have not had, and hands it to them (set by the stream module).
+        # Takes a committed event to the session's hub, which folds it once and hands it out in order (set by hub.py;
+        # a broker on its own hands events out as they come).
+        self.prepare = self.deliver
+        # Reads from the log what this process's streams have not had, and hands it to them (set by hub.py).
         self.refresh = lambda session_ids: 0
         self.context = contextlib.nullcontext  # what refresh runs in: the application context (set by init_app)
         self.relay: Relay | None = None  # carries events between processes
@@ -78,15 +79,14 @@ class Broker:
         return self.publish_locally(session_id, event)
 
     def publish_locally(self, session_id: int, event: dict) -> int:
-        """Prepare an event once and hand it to every stream of the session in this process; returns how many."""
+        """Hand a committed event to the session's hub in this process, if anyone here watches it."""
         with self._lock:
             if not self._subscribers.get(session_id):
                 return 0
-        item = self.prepare(session_id, event)
-        return self.deliver(session_id, item) if item is not None else 0
+        return self.prepare(session_id, event)
 
     def deliver(self, session_id: int, item) -> int:
-        """Hand an already prepared item to every stream of the session."""
+        """Hand an item the hub prepared (in order) to every stream of the session; returns how many streams."""
         with self._lock:
             inboxes = list(self._subscribers.get(session_id, ()))
         for inbox in inboxes:
@@ -97,6 +97,11 @@ class Broker:
         """Hand the streams of these sessions (None: all) what the log holds that the relay did not bring."""
         with self.context():
             return self.refresh(session_ids)
+
+    def forget_subscribers(self) -> None:
+        """Drop every subscription of this process (its streams are gone: a test's application was torn down)."""
+        with self._lock:
+            self._subscribers.clear()
 
     def subscriber_count(self, session_id: int) -> int:
         with self._lock:

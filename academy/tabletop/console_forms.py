@@ -1,12 +1,11 @@
 """The trainer console's forms; choices that depend on the session are set by the view."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (BooleanField, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from academy.core.forms import choices
+from academy.core.forms import Form, choices
 
 COMMANDS = ("start", "pause", "resume", "end")
 
@@ -20,11 +19,11 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ConsoleForm(FlaskForm):
+class ConsoleForm(Form):
     technical = frozenset({"csrf_token"})  # fields the page fills in: their errors mean a stale or forged request
 
 
-class NewSessionForm(FlaskForm):
+class NewSessionForm(Form):
     scenario = SelectField(_l("Scenario"), validators=[DataRequired(_l("Choose a scenario."))],
                            validate_choice=False)
     title = StringField(_l("Session title"), validators=[Optional(), Length(max=200)],

@@ -15,12 +15,13 @@ from academy.core.forms import choices
 from academy.core.models import utcnow
 from academy.core.pagination import paginate
 from academy.core.permissions import allow
+from academy.core.urls import absolute_url
 from academy.extensions import db
 from academy.tabletop import board, engine, services
 from academy.tabletop.console_forms import (AdhocForm, AssignForm, CloseForm, CommandForm, NewSessionForm,
                                             ObserveForm, OverrideForm, ReleaseForm, ReleaseNextForm)
 from academy.tabletop.models import LiveSession, Participant, Scenario
-from academy.tabletop.participant_views import build_card
+from academy.tabletop.cards import build_card
 from academy.tabletop.scoring import objective_scores, role_scores
 from academy.tabletop.views import bp
 
@@ -146,9 +147,8 @@ def _url_of(endpoint: str, live: LiveSession) -> str | None:
 
 
 def _join_url(live: LiveSession) -> str:
-    if "tabletop.join_code" in current_app.view_functions:
-        return url_for("tabletop.join_code", code=live.join_code, _external=True)
-    return f"{request.url_root}join/{live.join_code}"
+    # Shown on the projector and scanned from the QR code: PUBLIC_URL, whatever Host the trainer's request carried.
+    return absolute_url("tabletop.join_code", code=live.join_code)
 
 
 def _qr_data_uri(url: str) -> str:

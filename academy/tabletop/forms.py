@@ -1,13 +1,14 @@
 """Participant forms: joining a session by code, as a guest, and answering a decision."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from academy.core.forms import Form
 
 RATIONALE_MAX = 4000
 
 
-class JoinCodeForm(FlaskForm):
+class JoinCodeForm(Form):
     code = StringField(_l("Session code"),
                        validators=[DataRequired(message=_l("Enter the code your trainer gave you.")),
                                    Length(max=12, message=_l("A session code has 6 characters."))],
@@ -15,7 +16,7 @@ class JoinCodeForm(FlaskForm):
                        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
 
 
-class GuestForm(FlaskForm):
+class GuestForm(Form):
     name = StringField(_l("Your name"), validators=[DataRequired(message=_l("Enter your name.")),
                                                     Length(min=2, max=120)],
                        description=_l("Shown to the trainer and to the people who play your role."),
@@ -26,11 +27,11 @@ class GuestForm(FlaskForm):
                               render_kw={"autocomplete": "organization"})
 
 
-class JoinForm(FlaskForm):
+class JoinForm(Form):
     """A signed-in user's one-click join: only the CSRF token."""
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     # The option and an empty rationale are checked by the engine, whose messages say exactly what is wrong.
     inject_id = HiddenField(validators=[DataRequired(message=_l("Choose the inject you are answering.")),
                                         Length(max=80)])

@@ -77,6 +77,9 @@ class LiveSession(TimestampMixin, db.Model):
     # Copied from the event log for lists and lookups; the log stays the source of truth.
     status: Mapped[str] = mapped_column(String(16), default="lobby")
     ended_at: Mapped[datetime | None]
+    # The number of the session's newest event. Appending takes it up by one in the same transaction, which
+    # locks this row until commit: a session's events are numbered 1, 2, 3 … in the order they are committed.
+    last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
 
     scenario_version: Mapped[ScenarioVersion] = relationship(lazy="joined")
 
@@ -102,13 +105,19 @@ class Participant(TimestampMixin, db.Model):
 
 
 class SessionEvent(db.Model):
-    """One entry of a session's append-only log; its id is the stream's event id for catch-up."""
+    """One entry of a session's append-only log.
+
+    `seq` numbers a session's events without a gap in commit order: it is the event id that streams, pages and
+    reports show, and what Last-Event-ID resumes from. The table's own `id` orders nothing across processes.
+    """
 
     __tablename__ = "session_event"
-    __table_args__ = (UniqueConstraint("session_id", "dedupe_key", name="uq_session_event_session_id_dedupe_key"),)
+    __table_args__ = (UniqueConstraint("session_id", "dedupe_key", name="uq_session_event_session_id_dedupe_key"),
+                      UniqueConstraint("session_id", "seq", name="uq_session_event_session_id_seq"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int]
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict] = mapped_column(JSON)
     audience: Mapped[dict] = mapped_column(JSON)
@@ -119,8 +128,8 @@ class SessionEvent(db.Model):
     def as_engine_event(self):
         from academy.tabletop.engine import Event
 
-        return Event(self.id, self.kind, self.at, self.payload)
+        return Event(self.seq, self.kind, self.at, self.payload)
 
     def as_stream_dict(self) -> dict:
-        return {"id": self.id, "kind": self.kind, "at": self.at.isoformat() + "Z", "payload": self.payload,
+        return {"id": self.seq, "kind": self.kind, "at": self.at.isoformat() + "Z", "payload": self.payload,
                 "audience": self.audience}

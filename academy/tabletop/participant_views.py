@@ -1,6 +1,5 @@
 """The participant's side of a live session: join by code, the play page, decisions, and one inject card."""
 import re
-from dataclasses import dataclass
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -12,11 +11,12 @@ from academy.core.models import utcnow
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db, limiter
 from academy.learning.rendering import render_lesson
-from academy.tabletop import board, engine, services
+from academy.tabletop import engine, services
 from academy.tabletop.forms import DecisionForm, GuestForm, JoinCodeForm, JoinForm
 from academy.tabletop.permissions import load_participant, load_viewer, participant_for, remember_guest
-from academy.tabletop.scenario_files import Decision, Scenario
-from academy.tabletop.stream import decision_entry, ensure_ticker, inject_title
+from academy.tabletop.cards import build_card, visible_cards
+from academy.tabletop.hub import decision_entry
+from academy.tabletop.stream import ensure_ticker
 from academy.tabletop.views import bp
 
 EMAIL_HEADER = re.compile(r"^([A-Z][A-Za-z-]{1,20}):\s*(.*)$")
@@ -61,6 +61,13 @@ def _join_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _join_attempt(response) -> bool:
+    """What the join limit counts: every join, and every look-up of a code that is not open (a 404 tells it apart
+    from a live code, so those are guesses). Opening a real code's page is free: a room of participants behind one
+    address all open it."""
+    return request.method == "POST" or response.status_code == 404
+
+
 @bp.route("/join", methods=["GET", "POST"])
 @allow(PUBLIC)
 @limiter.limit(_join_limit, methods=["POST"])
@@ -84,7 +91,7 @@ def join():
 
 @bp.route("/join/<code>", methods=["GET", "POST"])
 @allow(PUBLIC)
-@limiter.limit(_join_limit, methods=["POST"])
+@limiter.limit(_join_limit, deduct_when=_join_attempt)
 def join_code(code):
     """The join page of one session (the link and QR code lead here): join as yourself or as a guest."""
     live = services.find_by_code(code)
@@ -127,56 +134,6 @@ def _enter(live, joined):
         db.session.commit()
         flash(_("You have joined \"%(title)s\".", title=live.title), "success")
     return redirect(url_for("tabletop.play", session_id=live.id))
-
-
-@dataclass
-class Card:
-    """A released inject as one viewer sees it; the trainer's card (no participant) has no answer and no form."""
-    inject_id: str
-    title: str
-    body: str
-    phase: str
-    how: str
-    released_seconds: int
-    artefacts: list
-    decision: object | None
-    closed: bool
-    ended: bool
-    answer: dict | None = None
-
-    @property
-    def answerable(self) -> bool:
-        return self.decision is not None and self.answer is None and not self.closed and not self.ended
-
-
-def build_card(state: engine.SessionState, scenario: Scenario, inject_id: str, participant_id: int | None) -> Card:
-    """The card of a released inject (scripted or ad hoc), with this participant's answer if any."""
-    release = state.releases[inject_id]
-    inject = engine.inject_of(scenario, inject_id)
-    adhoc = state.adhoc.get(inject_id, {})
-    event = state.decisions.get((participant_id, inject_id)) if participant_id is not None else None
-    return Card(inject_id=inject_id, title=inject_title(state, scenario, inject_id),
-                body=inject.body if inject else adhoc.get("body", ""), phase=inject.phase if inject else "",
-                how=release.how, released_seconds=release.elapsed_seconds,
-                artefacts=inject.artefacts if inject else [], decision=_decision_of(inject, adhoc),
-                closed=inject_id in state.closed, ended=state.status == engine.ENDED_STATUS,
-                answer=decision_entry(event.payload, state, scenario) if event else None)
-
-
-def _decision_of(inject, adhoc: dict) -> Decision | None:
-    """A scripted inject's decision; an ad-hoc inject that asks for a response wants a written answer."""
-    if inject is not None:
-        return inject.decision
-    if board.asks_response(None, adhoc):
-        return Decision(prompt=_("The trainer asks for your response."), options=[])
-    return None
-
-
-def visible_cards(state: engine.SessionState, scenario: Scenario, participant_id: int) -> list[Card]:
-    """Exactly the injects this participant may see, newest first."""
-    role = state.roles.get(participant_id)
-    return [build_card(state, scenario, release.inject_id, participant_id)
-            for release in reversed(state.releases.values()) if engine.sees(release.audience, participant_id, role)]
 
 
 def _play_page(live, participant, drafts=None, error=None, status=200):

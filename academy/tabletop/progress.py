@@ -24,7 +24,7 @@ def exercise_records(user_ids) -> dict[int, list[dict]]:
     if sessions:
         for row in db.session.scalars(db.select(SessionEvent).where(
                 SessionEvent.session_id.in_(sorted(sessions)), SessionEvent.kind.in_(SCORING_KINDS))
-                .order_by(SessionEvent.id)):
+                .order_by(SessionEvent.session_id, SessionEvent.seq)):
             events[row.session_id].append(row.as_engine_event())
     states = {session_id: engine.fold(events[session_id], services.scenario_of(session))
               for session_id, session in sessions.items()}

@@ -134,7 +134,7 @@ class _Log:
         state, seconds = engine.SessionState(), {}
         for row in rows:
             engine.apply(state, row.as_engine_event(), scenario)
-            seconds[row.id] = state.elapsed_seconds(row.at)
+            seconds[row.seq] = state.elapsed_seconds(row.at)
         query = db.select(Participant).where(Participant.session_id == session.id).order_by(Participant.id)
         if institution_id is not None:
             query = query.where(Participant.institution_id == institution_id)
@@ -267,14 +267,14 @@ class _Report:
         releases = {release.event_id: release for release in log.state.releases.values()}
         decisions = {event.id: event for event in log.state.decisions.values()}
         for row in log.rows:
-            entry = {"event_id": row.id, "kind": row.kind, "wall_time": iso(row.at),
-                     "exercise_seconds": log.clock[row.id], "exercise_time": clock(log.clock[row.id]),
+            entry = {"event_id": row.seq, "kind": row.kind, "wall_time": iso(row.at),
+                     "exercise_seconds": log.clock[row.seq], "exercise_time": clock(log.clock[row.seq]),
                      "inject_id": None, "title": None, "how": None, "audience": None, "participant_id": None,
                      "name": None, "role": None, "option_text": None, "response_time": None}
             if row.kind in CLOCK_KINDS:
                 entries.append(entry)
-            elif row.id in releases and self.visible(releases[row.id]):
-                release = releases[row.id]
+            elif row.seq in releases and self.visible(releases[row.seq]):
+                release = releases[row.seq]
                 entries.append({**entry, "inject_id": release.inject_id, "title": log.inject_title(release.inject_id),
                                 "how": release.how, "audience": self.audience(release.audience),
                                 "exercise_seconds": release.elapsed_seconds,
@@ -283,8 +283,8 @@ class _Report:
                     and self.visible(log.state.releases[row.payload["inject_id"]]):
                 entries.append({**entry, "inject_id": row.payload["inject_id"],
                                 "title": log.inject_title(row.payload["inject_id"])})
-            elif row.id in decisions:
-                r = log.response(decisions[row.id])
+            elif row.seq in decisions:
+                r = log.response(decisions[row.seq])
                 entries.append({**entry, "inject_id": r["inject_id"], "title": r["inject_title"],
                                 "participant_id": r["participant_id"], "name": r["name"], "role": r["role"],
                                 "option_text": r["option_text"], "response_time": r["response_time"]})

@@ -69,27 +69,36 @@ def find_by_code(code: str) -> LiveSession | None:
 
 
 def events_of(session: LiveSession, after_id: int = 0) -> list[SessionEvent]:
+    """The session's events after one event id (its `seq`), in order."""
     return list(db.session.scalars(db.select(SessionEvent).where(
-        SessionEvent.session_id == session.id, SessionEvent.id > after_id).order_by(SessionEvent.id)))
+        SessionEvent.session_id == session.id, SessionEvent.seq > after_id).order_by(SessionEvent.seq)))
 
 
 def state_of(session: LiveSession) -> engine.SessionState:
     """The session's state, folded once per transaction and kept current by `append`."""
     cache = db.session.info.setdefault(STATES, {})
     if session.id not in cache:
-        rows = db.session.execute(db.select(SessionEvent.id, SessionEvent.kind, SessionEvent.at, SessionEvent.payload)
-                                  .where(SessionEvent.session_id == session.id).order_by(SessionEvent.id))
+        rows = db.session.execute(db.select(SessionEvent.seq, SessionEvent.kind, SessionEvent.at, SessionEvent.payload)
+                                  .where(SessionEvent.session_id == session.id).order_by(SessionEvent.seq))
         cache[session.id] = engine.fold([engine.Event(*row) for row in rows], scenario_of(session))
     return cache[session.id]
 
 
 def append(session: LiveSession, kind: str, payload: dict, audience: dict, *, actor=None,
            dedupe_key: str | None = None, now: datetime | None = None) -> SessionEvent | None:
-    """Append one event; None when its dedupe key says it already happened (a double click, a race)."""
+    """Append one event; None when its dedupe key says it already happened (a double click, a race).
+
+    The event takes the session's next number; the row lock that takes lasts until commit, so events of one
+    session are committed in the order of their numbers, whichever process appends them.
+    """
     row = SessionEvent(session_id=session.id, kind=kind, payload=payload, audience=audience,
                        at=now or utcnow(), actor_id=getattr(actor, "id", None), dedupe_key=dedupe_key)
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested():  # a refused event gives its number back
+            row.seq = db.session.execute(
+                db.update(LiveSession).where(LiveSession.id == session.id)
+                .values(last_seq=LiveSession.last_seq + 1).returning(LiveSession.last_seq)
+                .execution_options(synchronize_session=False)).scalar_one()
             db.session.add(row)
     except IntegrityError:
         return None

@@ -1,172 +1,116 @@
-"""The live stream (server-sent events) of a session, and the per-process ticker that releases scheduled injects.
+"""The live stream (server-sent events) of a session, the per-process log poller, and the ticker that releases
+scheduled injects.
 
 A stream subscribes to the broker first, then sends what the session hub holds after the viewer's last event id,
-then what the broker hands it, each event filtered by engine.sees() for a participant. It holds no database
-connection while it waits: 500 open streams must not hold 500 connections.
+then what the hub hands it, in order, each event filtered by engine.sees() for a participant. It holds no
+database connection while it waits: 500 open streams must not hold 500 connections.
 """
-import json
 import logging
 import queue
 import threading
-import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Response, current_app, request, url_for
+from flask import Response, abort, current_app, request, url_for
+from flask_babel import _
+from flask_login import current_user
+from werkzeug.exceptions import TooManyRequests
 
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db
 from academy.tabletop import engine, services
 from academy.tabletop.broker import broker
-from academy.tabletop.models import LiveSession, SessionEvent
+from academy.tabletop.cards import card_renderer
+from academy.tabletop.hub import CARD_INJECT_TOKEN, Item, SessionHub, hubs
+from academy.tabletop.models import LiveSession
 from academy.tabletop.permissions import load_viewer
-from academy.tabletop.scenario_files import Scenario
 from academy.tabletop.views import bp
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE_SECONDS = 15  # also how often a stream looks in the log for events committed by other processes
+KEEPALIVE_SECONDS = 15  # also how often a stream looks in the log when the poller is off
 RETRY_MILLISECONDS = 3000
 TICK_SECONDS = 1.0
-CARD_INJECT_TOKEN = "__inject__"
+RETRY_AFTER_SECONDS = 30  # what a refused stream is told to wait
+CLOSE = object()  # put in a stream's inbox: end this stream (its viewer opened too many)
 
 
-def inject_title(state: engine.SessionState, scenario: Scenario, inject_id: str) -> str:
-    inject = engine.inject_of(scenario, inject_id)
-    if inject is not None:
-        return inject.title
-    release = state.releases.get(inject_id)
-    return release.title if release else inject_id
+class TooManyStreams(Exception):
+    """This client address holds as many open streams as one process allows."""
 
 
-def decision_entry(payload: dict, state: engine.SessionState, scenario: Scenario) -> dict:
-    """A decision as the shared role log shows it: who, which inject, which option, why, at what exercise time."""
-    inject_id = payload["inject_id"]
-    option = engine.option_of(scenario, inject_id, payload.get("option_id"))
-    release = state.releases.get(inject_id)
-    return {"participant_id": payload["participant_id"], "name": payload.get("name", ""),
-            "role": payload.get("role"), "inject_id": inject_id,
-            "inject_title": inject_title(state, scenario, inject_id), "option_text": option.text if option else "",
-            "rationale": payload.get("rationale", ""),
-            "exercise_seconds": (release.elapsed_seconds if release else 0) + payload.get("response_seconds", 0)}
+class StreamSlots:
+    """Open streams per viewer and per client address in this process: one cookie cannot hold thousands.
 
-
-@dataclass
-class Item:
-    """One event as every stream of this process sends it: folded once, serialised once per kind of viewer."""
-
-    id: int
-    audience: dict
-    for_trainer: str
-    for_participant: str
-
-
-class SessionHub:
-    """This process's single view of one session's log, shared by all its streams.
-
-    Folding and serialising an event once per process, not once per stream, is what lets a worker keep
-    hundreds of participants current within a fraction of a second and in little memory.
+    A viewer over the limit (a participant with many tabs, or reloading faster than closed connections are
+    noticed) ends their own oldest stream, so nobody is ever locked out of their own session; an address over
+    the limit is refused.
     """
-
-    REFRESH_WINDOW = 500  # ids below the newest one that a late commit (another process) may still fill
-
-    def __init__(self, session_id: int, scenario: Scenario, card_urls: dict[str, str]):
-        self.session_id, self.scenario, self.card_urls = session_id, scenario, card_urls
-        self.state = engine.SessionState()
-        self.items: list[Item] = []
-        self.seen: set[int] = set()
-        self.refreshed_at = 0.0
-        self.lock = threading.RLock()
-
-    def role_of(self, participant_id: int) -> str | None:
-        return self.state.roles.get(participant_id)
-
-    def visible(self, item: Item, participant_id: int | None) -> bool:
-        if participant_id is None:
-            return True
-        return engine.sees(item.audience, participant_id, self.role_of(participant_id))
-
-    def add(self, event: dict) -> Item | None:
-        """Fold a committed event once; None when this process has it already."""
-        with self.lock:
-            if event["id"] in self.seen:
-                return None
-            self.seen.add(event["id"])
-            at = datetime.fromisoformat(event["at"].removesuffix("Z"))
-            engine.apply(self.state, engine.Event(event["id"], event["kind"], at, event["payload"]), self.scenario)
-            data = {**event, "status": self.state.status, "elapsed_seconds": self.state.elapsed_seconds(at)}
-            inject_id = event["payload"].get("inject_id")
-            if event["kind"] == engine.DECIDED:
-                data["entry"] = decision_entry(event["payload"], self.state, self.scenario)
-            elif event["kind"] in (engine.RELEASED, engine.CLOSED):
-                data["title"] = inject_title(self.state, self.scenario, inject_id)
-            wires = {}
-            for viewer, url in self.card_urls.items():
-                if inject_id and event["kind"] in (engine.RELEASED, engine.CLOSED):
-                    data["card_url"] = url.replace(CARD_INJECT_TOKEN, inject_id)
-                wires[viewer] = _wire(data)
-            item = Item(event["id"], event["audience"], wires["trainer"], wires["participant"])
-            self.items.append(item)
-            return item
-
-    def refresh(self, force: bool = False, min_interval: float = 0.0) -> list[Item]:
-        """Read what the log holds that this process has not seen (the first time: all of it)."""
-        now = time.monotonic()
-        if not force and now - self.refreshed_at < min_interval:
-            return []
-        self.refreshed_at = now
-        newest = max(self.seen, default=0)
-        query = db.select(SessionEvent).where(SessionEvent.session_id == self.session_id,
-                                              SessionEvent.id > newest - self.REFRESH_WINDOW if self.seen else True)
-        rows = [row.as_stream_dict() for row in db.session.scalars(query.order_by(SessionEvent.id))]
-        return [item for item in (self.add(row) for row in rows) if item is not None]
-
-
-class Hubs:
-    """The hubs of this process, one per session that has a stream open here."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._hubs: dict[int, SessionHub] = {}
+        self._by_viewer: dict[tuple, list[queue.SimpleQueue]] = defaultdict(list)
+        self._by_address: Counter = Counter()
 
-    def get(self, live: LiveSession, scenario: Scenario, card_urls: dict[str, str]) -> SessionHub:
+    def take(self, viewer: tuple, address: str, inbox: queue.SimpleQueue, per_viewer: int, per_address: int) -> None:
         with self._lock:
-            hub = self._hubs.get(live.id)
-            if hub is None:  # the scenario version is pinned: a hub never needs rebuilding
-                hub = self._hubs[live.id] = SessionHub(live.id, scenario, card_urls)
-            return hub
+            if self._by_address[address] >= per_address:
+                raise TooManyStreams(address)
+            self._by_address[address] += 1
+            open_streams = self._by_viewer[viewer]
+            open_streams.append(inbox)
+            while len(open_streams) > per_viewer:
+                open_streams.pop(0).put(CLOSE)
 
-    def release(self, session_id: int) -> None:
-        """Forget a session nobody here watches any more; the next stream reads its log again."""
+    def give_back(self, viewer: tuple, address: str, inbox: queue.SimpleQueue) -> None:
         with self._lock:
-            if broker.subscriber_count(session_id) == 0:
-                self._hubs.pop(session_id, None)
+            self._by_address[address] -= 1
+            if self._by_address[address] <= 0:
+                del self._by_address[address]
+            open_streams = self._by_viewer.get(viewer, [])
+            if inbox in open_streams:
+                open_streams.remove(inbox)
+            if not open_streams:
+                self._by_viewer.pop(viewer, None)
 
-    def prepare(self, session_id: int, event: dict) -> Item | None:
-        """The broker's hook: fold a freshly committed event into the session's hub, if this process has one."""
-        hub = self._hubs.get(session_id)
-        return hub.add(event) if hub is not None else None
-
-    def catch_up(self, session_ids: set[int] | None = None) -> int:
-        """The broker's hook when its relay may have missed events: the hubs (all, or these) read the log."""
+    def forget(self) -> None:
         with self._lock:
-            chosen = [hub for session_id, hub in self._hubs.items() if session_ids is None or session_id in session_ids]
-        return sum(broker.deliver(hub.session_id, fresh) for hub in chosen for fresh in hub.refresh(force=True))
+            self._by_viewer.clear()
+            self._by_address.clear()
+
+    def count(self, viewer: tuple | None = None, address: str | None = None) -> int:
+        with self._lock:
+            return len(self._by_viewer.get(viewer, [])) if viewer is not None else self._by_address.get(address, 0)
 
 
-hubs = Hubs()
-broker.prepare = hubs.prepare
-broker.refresh = hubs.catch_up
+slots = StreamSlots()
 
 
-def _wire(data: dict) -> str:
-    return f"id: {data['id']}\nevent: {data['kind']}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def forget_streams() -> None:
+    """Forget every stream, hub and subscription of this process: a test's application and database are gone."""
+    broker.forget_subscribers()
+    hubs.forget()
+    slots.forget()
+
+
+def _event_number(value: str) -> int | None:
+    # ASCII digits only ("²" is a digit to str.isdigit) and at most 18 of them: int() refuses more than 4,300.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def _last_event_id() -> int:
-    """The later of the Last-Event-ID header (EventSource's own reconnects) and ?after= (a recreated source)."""
-    values = [request.headers.get("Last-Event-ID", ""), request.args.get("after", "")]
-    return max((int(value) for value in values if value.strip().isdigit()), default=0)
+    """The later of the Last-Event-ID header (EventSource's own reconnects) and ?after= (a recreated source).
+
+    A header that is no event number (a proxy mangled it) counts as none; ?after= is the page's own, so anything but
+    an event number there is refused (400).
+    """
+    header = _event_number(request.headers.get("Last-Event-ID", "").strip()) or 0
+    raw = request.args.get("after", "").strip()
+    after = _event_number(raw) if raw else 0
+    if after is None:
+        abort(400, description=_("The stream's ?after= must be the number of an event."))
+    return max(header, after)
 
 
 @bp.get("/exercises/sessions/<int:session_id>/stream")
@@ -176,33 +120,52 @@ def stream(session_id):
     live, participant = load_viewer(session_id, as_participant=request.args.get("view") == "participant")
     app = current_app._get_current_object()
     ensure_ticker(app)
+    ensure_poller(app)
     card_urls = {viewer: url_for("tabletop.inject_card", session_id=live.id, inject_id=CARD_INJECT_TOKEN,
                                  view="participant" if viewer == "participant" else None)
                  for viewer in ("trainer", "participant")}
+    viewer = ("participant", participant.id) if participant else ("trainer", current_user.get_id())
+    address = request.remote_addr or "unknown"
     inbox = broker.subscribe(live.id)  # before reading the log: an event committed in between is not lost
-    hub = hubs.get(live, services.scenario_of(live), card_urls)
+    try:
+        slots.take(viewer, address, inbox, app.config["LIVE_STREAMS_PER_VIEWER"], app.config["LIVE_STREAMS_PER_ADDRESS"])
+    except TooManyStreams:
+        broker.unsubscribe(live.id, inbox)
+        raise TooManyRequests(_("Too many live views are open from your network. Close some tabs or windows of "
+                                "this exercise, then reload the page."), retry_after=RETRY_AFTER_SECONDS)
+    ended = threading.Event()
+
+    def end() -> None:  # when the response ends, whether or not the server ever started sending it
+        if not ended.is_set():
+            ended.set()
+            slots.give_back(viewer, address, inbox)
+            broker.unsubscribe(live.id, inbox)
+            hubs.release(live.id)
+
+    hub = hubs.get(live, services.scenario_of(live), card_urls, card_renderer(app, live.id))
     try:
         hub.refresh(force=True)
     except Exception:
-        broker.unsubscribe(live.id, inbox)
+        end()
         raise
     db.session.remove()  # no connection is held while the stream waits
     viewer_id = participant.id if participant else None
     after = _last_event_id()
-    with hub.lock:
+    with hub.lock:  # the hub hands out later events in order: what it holds now is the catch-up, then the inbox
         first = [item for item in hub.items if item.id > after and hub.visible(item, viewer_id)]
-        sent = {item.id for item in hub.items}
+        cursor = hub.last
     once = app.testing and request.args.get("once") == "1"
     keepalive = app.config.get("TABLETOP_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS)
-    response = Response(_events(app, hub, inbox, viewer_id, first, sent, once, keepalive),
+    response = Response(_events(app, hub, inbox, viewer_id, first, cursor, once, keepalive, end),
                         mimetype="text/event-stream")
+    response.call_on_close(end)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
 
 
-def _events(app, hub: SessionHub, inbox, viewer_id: int | None, first: list[Item], sent: set[int], once: bool,
-            keepalive: float):
+def _events(app, hub: SessionHub, inbox, viewer_id: int | None, first: list[Item], cursor: int, once: bool,
+            keepalive: float, end):
     # A plain generator: the request and its database session are gone by the time it runs.
     pick = (lambda item: item.for_trainer) if viewer_id is None else (lambda item: item.for_participant)
     try:
@@ -211,58 +174,66 @@ def _events(app, hub: SessionHub, inbox, viewer_id: int | None, first: list[Item
             yield pick(item)
         if once:
             return
-        beat = time.monotonic() + keepalive
         while True:
             try:
-                item = inbox.get(timeout=max(0.0, beat - time.monotonic()))
+                item = inbox.get(timeout=keepalive)
             except queue.Empty:
-                # Events another process committed reach this one's hub here (its broker is not ours).
-                with app.app_context():
-                    for fresh in hub.refresh(min_interval=keepalive / 2):
-                        broker.deliver(hub.session_id, fresh)
+                if not app.config.get("LIVE_POLL_SECONDS"):  # no poller: events of other processes come here
+                    with app.app_context():
+                        hub.refresh(min_interval=keepalive / 2)
                 yield ": keepalive\n\n"
-                beat = time.monotonic() + keepalive
                 continue
-            if item.id in sent:
+            if item is CLOSE:
+                return
+            if item.id <= cursor:  # in the catch-up already
                 continue
-            sent.add(item.id)
+            cursor = item.id
             if hub.visible(item, viewer_id):
                 yield pick(item)
     finally:
-        broker.unsubscribe(hub.session_id, inbox)
-        hubs.release(hub.session_id)
-
-
-@dataclass
-class Ticker:
-    thread: threading.Thread
-    stop: threading.Event
-
-
-_ticker_lock = threading.Lock()
+        end()
 
 
 def ensure_ticker(app) -> None:
     """Start this process's ticker on first use, unless the configuration turns it off (as the tests do)."""
-    if not app.config.get("TABLETOP_TICKER", True):
-        return
-    with _ticker_lock:
-        ticker = app.extensions.get("tabletop_ticker")
-        if ticker is not None and ticker.thread.is_alive():
+    if app.config.get("TABLETOP_TICKER", True):
+        _ensure_background(app, "tabletop_ticker", TICK_SECONDS, tick_running_sessions)
+
+
+def ensure_poller(app) -> None:
+    """Start this process's log poller on first use, unless LIVE_POLL_SECONDS is 0 (as in the tests)."""
+    if app.config.get("LIVE_POLL_SECONDS"):
+        _ensure_background(app, "tabletop_poller", app.config["LIVE_POLL_SECONDS"], hubs.poll)
+
+
+@dataclass
+class Background:
+    thread: threading.Thread
+    stop: threading.Event
+
+
+_background_lock = threading.Lock()
+
+
+def _ensure_background(app, name: str, interval: float, work) -> None:
+    """Start this process's `name` thread once: `work()` every `interval` seconds, in an application context."""
+    with _background_lock:
+        running = app.extensions.get(name)
+        if running is not None and running.thread.is_alive():
             return
         stop = threading.Event()
-        thread = threading.Thread(target=_run_ticker, args=(app, stop), name="tabletop-ticker", daemon=True)
-        app.extensions["tabletop_ticker"] = Ticker(thread, stop)
+        thread = threading.Thread(target=_repeat, args=(app, stop, interval, work, name), name=name, daemon=True)
+        app.extensions[name] = Background(thread, stop)
         thread.start()
 
 
-def _run_ticker(app, stop: threading.Event) -> None:
-    while not stop.wait(TICK_SECONDS):
+def _repeat(app, stop: threading.Event, interval: float, work, name: str) -> None:
+    while not stop.wait(interval):
         try:
             with app.app_context():
-                tick_running_sessions()
-        except Exception:  # the ticker must outlive a bad second (a database restart, a bad row)
-            log.exception("the tabletop ticker failed")
+                work()
+        except Exception:  # it must outlive a bad second (a database restart, a bad row)
+            log.exception("%s failed", name)
 
 
 def tick_running_sessions(now: datetime | None = None) -> int:

@@ -2,10 +2,15 @@ import logging
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import event
 
 from academy.accounts import services
+from academy.accounts.models import ApiToken
+from academy.core.jobs import huey
 from academy.core.models import AuditEvent
 from academy.extensions import db
+from tests import factories
+from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST
 
 SAME_ANSWER = b"If an account exists for that address"
 
@@ -80,8 +85,8 @@ def test_well_signed_but_malformed_payload_is_refused(app, world, payload):
     assert services.user_for_reset_token(token) is None
 
 
-def test_reset_mail_goes_through_smtp_when_configured(app, world, monkeypatch):
-    sent = []
+def fake_smtp(monkeypatch, app, sent: list):
+    """Record what would go to the mail server, with MAIL_SERVER set."""
 
     class FakeSMTP:
         def __init__(self, host, port, timeout):
@@ -98,6 +103,70 @@ def test_reset_mail_goes_through_smtp_when_configured(app, world, monkeypatch):
 
     monkeypatch.setattr(services.smtplib, "SMTP", FakeSMTP)
     app.config["MAIL_SERVER"] = "smtp.example.org"
+
+
+def test_reset_mail_goes_through_smtp_when_configured(app, world, monkeypatch):
+    sent = []
+    fake_smtp(monkeypatch, app, sent)
     with app.test_request_context():
         services.send_mail("learner@a.org", "Subject line", "Body")
     assert sent == [("connect", "smtp.example.org", 25), ("send", "learner@a.org", "Subject line")]
+
+
+class TestResetOutsideTheRequest:
+    @pytest.fixture
+    def settings(self):
+        return {"JOBS_IMMEDIATE": False}  # the request only enqueues; the test runs the queue
+
+    def test_known_and_unknown_addresses_get_the_same_request_work(self, app, client, world, monkeypatch):
+        sent = []
+        fake_smtp(monkeypatch, app, sent)
+        work = {}
+        for email in ("learner@a.org", "ghost@a.org"):
+            statements = []
+            listener = lambda _conn, _cursor, statement, *args: statements.append(statement)  # noqa: E731
+            event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                response = client.post("/account/reset", data={"email": email})
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listener)
+            queued = [huey.dequeue() for _ in range(huey.pending_count())]
+            work[email] = (response.status_code, response.headers["Location"], statements,
+                           [(task.name, task.args[1:]) for task in queued], sent[:])
+            work[email + " jobs"] = queued
+        assert work["learner@a.org"] == work["ghost@a.org"]
+        assert work["learner@a.org"][3] == [("send_password_reset", ("127.0.0.1",))]
+        assert sent == []  # no mail server is spoken to while the request runs
+        for task in work["learner@a.org jobs"] + work["ghost@a.org jobs"]:
+            huey.execute(task)
+        assert [entry for entry in sent if entry[0] == "send"] == [("send", "learner@a.org",
+                                                                     "Reset your academy password")]
+        event_row = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "password.reset_request"))
+        assert event_row.actor_email == "learner@a.org" and event_row.ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("settings", [ANY_HOST_BEHIND_A_PROXY])
+def test_reset_link_is_on_the_public_url_whatever_host_the_request_names(client, world, caplog, hostile_headers):
+    caplog.set_level(logging.WARNING)
+    response = client.post("/account/reset", data={"email": "learner@a.org"}, headers=hostile_headers)
+    assert response.status_code == 302
+    [mail] = [r.getMessage() for r in caplog.records if "Mail to" in r.getMessage()]
+    assert EVIL_HOST not in mail and "\n\nhttp://localhost/account/reset/" in mail
+
+
+def test_a_reset_request_naming_another_host_is_refused(client, world, caplog):
+    caplog.set_level(logging.WARNING)
+    response = client.post("/account/reset", data={"email": "learner@a.org"}, headers={"Host": EVIL_HOST})
+    assert response.status_code == 400
+    assert not [r for r in caplog.records if "Mail to" in r.getMessage()]
+
+
+def test_resetting_the_password_revokes_personal_tokens(client, world):
+    raw = factories.make_token(world.learner)
+    db.session.commit()
+    token = services.make_reset_token(world.learner)
+    response = client.post(f"/account/reset/{token}", data={"password": "fresh secure phrase",
+                                                            "confirm": "fresh secure phrase"}, follow_redirects=True)
+    assert b"personal API tokens revoked" in response.data
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
+    assert db.session.scalar(db.select(ApiToken)).revoked_at is not None

@@ -259,5 +259,5 @@ def test_the_trainer_pauses_and_resumes_from_the_keyboard_and_keeps_the_focus(pa
     expect(page.get_by_role("button", name="Pause")).to_be_focused()
     db.session.rollback()
     kinds = db.session.scalars(db.select(SessionEvent.kind).where(SessionEvent.session_id == live.id)
-                               .order_by(SessionEvent.id)).all()
+                               .order_by(SessionEvent.seq)).all()
     assert kinds[-2:] == [engine.PAUSED, engine.RESUMED]

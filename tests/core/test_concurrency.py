@@ -6,8 +6,12 @@ over several workers, released together by a barrier, so the requests race in se
 """
 import http.client
 import os
+import signal
 import socketserver
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -36,7 +40,7 @@ from tests import factories
 from tests.conftest import build_settings
 from tests.content_fixture import ContentFolder
 from tests.learning.test_quiz import answers_for
-from tests.server_process import ServerProcess
+from tests.server_process import ROOT, ServerProcess
 from tests.tabletop.scenario_fixture import ScenarioFolder
 
 SECRET = "concurrency-test-secret"
@@ -126,12 +130,36 @@ def mailbox():
 
 
 @pytest.fixture(scope="module")
-def server(race_app, mailbox, tmp_path_factory):
+def academy_env(race_app, mailbox) -> dict[str, str]:
+    """The environment of the server and of its job worker (which sends the mail), with a job queue of their own."""
+    return {"DATABASE_URL": race_app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": SECRET,
+            "ACADEMY_ENV": "development", "REDIS_URL": "", "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(mailbox.server_address[1]), "MAIL_USERNAME": "",
+            "JOBS_QUEUE_NAME": f"race-{os.getpid()}-{time.time_ns()}"}
+
+
+@pytest.fixture(scope="module")
+def jobs_worker(academy_env, tmp_path_factory):
+    """`flask jobs worker` beside the server, as in production."""
+    log = tmp_path_factory.mktemp("jobs") / "worker.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker"], cwd=ROOT,
+                                   env={**os.environ, **academy_env}, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    yield log
+    os.killpg(process.pid, signal.SIGINT)  # the consumer finishes its jobs and stops
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(academy_env, jobs_worker, tmp_path_factory):
     """The academy under gunicorn: four worker processes of four threads, each with its own database connections."""
     folder = tmp_path_factory.mktemp("gunicorn")
-    env = {"DATABASE_URL": race_app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": SECRET,
-           "ACADEMY_ENV": "development", "REDIS_URL": "", "MAIL_SERVER": "127.0.0.1",
-           "MAIL_PORT": str(mailbox.server_address[1]), "MAIL_USERNAME": "",
+    env = {**academy_env,
            "XDG_RUNTIME_DIR": str(folder),  # gunicorn's control socket: else one path for every gunicorn running
            # Threads, not gevent (tests/tabletop/test_multiworker.py runs that): on SQLite a waiting writer would
            # stall a whole gevent worker, and with threads the app loads once before the fork: a shorter start.
@@ -414,6 +442,9 @@ def _assert_imported_once(staff: Staff, mailbox: Mailbox) -> None:
         Enrolment.user_id.in_(ids), Enrolment.course_id == course.id))) == ids
     assert Counter(db.session.scalars(db.select(UserRole.user_id).where(UserRole.user_id.in_(ids)))) == ids
     domain = staff.managers[0].email.split("@")[1]
+    deadline = time.monotonic() + 30  # the job worker sends the invitations after the request
+    while mailbox.received(domain) != Counter(staff.newcomers) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert mailbox.received(domain) == Counter(staff.newcomers)
     audits = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "enrolment.import",
                                                             AuditEvent.institution_id == staff.institution.id))

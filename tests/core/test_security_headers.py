@@ -140,8 +140,10 @@ def test_script_and_style_sources_allow_nothing_inline(client):
 
 def production_app(**overrides):
     """The security settings ACADEMY_ENV=production gives, on the test database and services."""
-    settings = Config.from_environ({"ACADEMY_ENV": "production", "SECRET_KEY": "s" * 32})
-    security = ("HSTS_", "REFERRER_", "SESSION_COOKIE_", "REMEMBER_COOKIE_", "ENV_NAME", "SECRET_KEY")
+    settings = Config.from_environ({"ACADEMY_ENV": "production", "SECRET_KEY": "s" * 32,
+                                    "PUBLIC_URL": "https://academy.example", "ALLOWED_HOSTS": "localhost"})
+    security = ("HSTS_", "REFERRER_", "SESSION_COOKIE_", "REMEMBER_COOKIE_", "ENV_NAME", "SECRET_KEY", "PUBLIC_URL",
+                "TRUSTED_HOSTS")
     test_services = {key: value for key, value in build_settings().items() if not key.startswith(security)}
     return create_app({**settings, **test_services, **overrides})
 

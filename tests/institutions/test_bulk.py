@@ -13,7 +13,9 @@ from academy.extensions import db
 from academy.institutions import bulk
 from academy.institutions.models import BulkImport
 from academy.learning.models import Course, Enrolment
+from academy.core.jobs import huey
 from tests import factories
+from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 
 
 @pytest.fixture
@@ -107,6 +109,34 @@ def test_happy_path_invites_new_people_and_enrols_members(client, world, manager
     assert event.actor_id == world.manager_a.id and event.institution_id == world.institution_a.id
     assert event.detail["invited"] == 2 and event.detail["enrolments"] == 4 and event.target == "staff.csv"
     assert db.session.scalar(db.select(BulkImport)).status == BulkImport.IMPORTED
+
+
+@pytest.mark.parametrize("settings", [ANY_HOST_BEHIND_A_PROXY])
+def test_invitation_links_are_on_the_public_url(client, world, manager, caplog, hostile_headers):
+    caplog.set_level(logging.WARNING)
+    keep_signed_in_on(client)
+    url = preview_url(upload(client, world.institution_a, HAPPY))
+    done = client.post(url + "/confirm", data={"fingerprint": fingerprint(client, url)}, headers=hostile_headers)
+    assert done.status_code == 302
+    mails = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Mail to")]
+    assert len(mails) == 2
+    for mail in mails:
+        assert EVIL_HOST not in mail
+        assert "\n\nhttp://localhost/account/reset/" in mail and "\n\nhttp://localhost/account/reset\n" in mail
+
+
+@pytest.mark.parametrize("settings", [{"JOBS_IMMEDIATE": False}])
+def test_invitations_are_handed_to_the_job_worker(client, world, manager, caplog):
+    caplog.set_level(logging.WARNING)
+    url = preview_url(upload(client, world.institution_a, HAPPY))
+    assert "Import complete" in confirm(client, url).get_data(as_text=True)
+    assert not [r for r in caplog.records if r.getMessage().startswith("Mail to")]  # none sent in the request
+    queued = [huey.dequeue() for _ in range(huey.pending_count())]
+    assert sorted((task.name, task.args[0]) for task in queued) == [
+        ("deliver_mail", address) for address in ("ana.new@a.org", "bojan.new@a.org")]
+    for task in queued:
+        huey.execute(task)
+    assert set(invitation_links(caplog)) == {"ana.new@a.org", "bojan.new@a.org"}
 
 
 def test_invited_person_sets_a_password_with_the_link_and_signs_in(client, auth, world, manager, caplog):

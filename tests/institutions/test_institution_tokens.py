@@ -149,3 +149,9 @@ def test_a_token_has_exactly_one_owner(world):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_page_says_institution_tokens_outlive_a_managers_password(client, auth, world):
+    auth.as_user(world.manager_a)
+    page = client.get(f"/institutions/{world.institution_a.id}/tokens").get_data(as_text=True)
+    assert "it keeps working if you leave or change your password" in page

@@ -1,8 +1,11 @@
+import pytest
+
 from academy.accounts.models import Role
 from academy.extensions import db
 from academy.institutions.models import Institution
 from academy.institutions.permissions import can_view_staff
 from tests import factories
+from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 
 
 def test_manager_sees_own_staff_and_code(client, auth, world):
@@ -10,6 +13,15 @@ def test_manager_sees_own_staff_and_code(client, auth, world):
     page = client.get(f"/institutions/{world.institution_a.id}").get_data(as_text=True)
     assert "learner@a.org" in page and world.institution_a.invitation_code in page
     assert "manager@b.org" not in page
+
+
+@pytest.mark.parametrize("settings", [ANY_HOST_BEHIND_A_PROXY])
+def test_registration_link_is_on_the_public_url(client, auth, world, hostile_headers):
+    auth.as_user(world.manager_a)
+    keep_signed_in_on(client)
+    page = client.get(f"/institutions/{world.institution_a.id}", headers=hostile_headers).get_data(as_text=True)
+    code = world.institution_a.invitation_code
+    assert f'href="http://localhost/account/register?code={code}"' in page and EVIL_HOST not in page
 
 
 def test_manager_of_another_institution_gets_404(client, auth, world):

@@ -6,10 +6,11 @@ from pypdf import PdfReader
 
 from academy.core.models import AuditEvent
 from academy.extensions import db
-from academy.learning import services
+from academy.learning import certificates, services
 from academy.learning.certificates import find_certificate, issue_certificate
 from academy.learning.models import Certificate, Enrolment, Module, QuizAttempt
 from tests import factories
+from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 
 CODE = re.compile(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")
 
@@ -97,6 +98,24 @@ def test_holder_downloads_a_real_pdf_with_name_course_code_and_verification_url(
     for expected in ("Western Balkans Cybersecurity Academy", "Ana Petrović", "An introduction", certificate.code,
                      f"http://localhost/verify/{certificate.code}"):
         assert expected in text
+
+
+@pytest.mark.parametrize("settings", [ANY_HOST_BEHIND_A_PROXY])
+def test_the_verification_link_and_qr_code_are_on_the_public_url(client, auth, holder, certificate, monkeypatch,
+                                                                  hostile_headers):
+    encoded = []
+    make = certificates.segno.make
+    monkeypatch.setattr(certificates.segno, "make", lambda text, **kw: encoded.append(text) or make(text, **kw))
+    auth.as_user(holder)
+    keep_signed_in_on(client)
+    verify = f"http://localhost/verify/{certificate.code}"
+    response = client.get(f"/certificates/{certificate.code}.pdf", headers=hostile_headers)
+    assert response.status_code == 200
+    text = pdf_text(response.data)
+    assert verify in text and EVIL_HOST not in text
+    assert encoded == [verify]  # what the QR code says
+    page = client.get(f"/verify/{certificate.code}", headers=hostile_headers).get_data(as_text=True)
+    assert f'<link rel="canonical" href="{verify}">' in page and EVIL_HOST not in page
 
 
 def test_pdf_is_only_for_the_holder_and_admins(client, auth, world, certificate):

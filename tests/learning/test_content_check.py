@@ -240,6 +240,18 @@ def external_image_in_lesson(c):
                                  "pages may only show the academy's own images")
 
 
+def same_site_image_in_lesson(c):
+    line = c.edit(LESSON, "Read on in", "![Report](/institutions/1/reports/completion?format=pdf)\n\nRead on in")
+    return c.error(LESSON, line, "address '/institutions/1/reports/completion?format=pdf' is not allowed: link with "
+                                 "lesson:, https:// or a path starting with one '/'; show images from /static/ only")
+
+
+def backslash_link_in_lesson(c):
+    line = c.edit(LESSON, "Read on in", "[Notes](/\\evil.example)\n\nRead on in")
+    return c.error(LESSON, line, "address '/%5Cevil.example' is not allowed: link with lesson:, https:// or a path "
+                                 "starting with one '/'; show images from /static/ only")
+
+
 def duplicate_yaml_key(c):
     line = c.edit(COURSE, "published: true", "published: true\npublished: false") + 1
     return c.error(COURSE, line, "duplicate key 'published'")
@@ -255,7 +267,8 @@ CASES = [
     lesson_without_file, lesson_not_listed, link_to_unknown_lesson,
     quiz_for_unknown_module, module_without_quiz, tracks_unknown_course, tracks_unknown_code,
     course_unknown_track, bank_under_eight, bank_under_questions_per_attempt, pass_mark_zero,
-    pass_mark_over_100, empty_lesson_body, raw_html_in_lesson, external_image_in_lesson, duplicate_yaml_key,
+    pass_mark_over_100, empty_lesson_body, raw_html_in_lesson, external_image_in_lesson, same_site_image_in_lesson,
+    backslash_link_in_lesson, duplicate_yaml_key,
 ]
 
 

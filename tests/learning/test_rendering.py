@@ -1,4 +1,7 @@
 """Lesson Markdown becomes safe HTML; question options keep their ids when reordered."""
+import pytest
+from markupsafe import escape
+
 from academy.learning.content import load_content
 from academy.learning.rendering import render_lesson
 from academy.learning.tree import question_payload, stable_id
@@ -29,10 +32,43 @@ def test_unknown_lesson_link_is_reported_and_dropped():
 
 def test_external_links_get_rel_and_other_schemes_are_dropped():
     html = render("[site](https://www.coe.int) [mail](mailto:a@b.org) [js](javascript:alert(1)) "
-                  "[rel](../notes) [proto](//evil.example/x)")
+                  "[app](/courses/intro-course) [proto](//evil.example/x)")
     assert '<a href="https://www.coe.int" rel="noopener noreferrer">site</a>' in html
-    assert '<a href="../notes">rel</a>' in html
+    assert '<a href="/courses/intro-course">app</a>' in html
     assert 'href="mailto:' not in html and 'href="javascript:' not in html and "evil.example" not in html
+
+
+# The same Markdown shows on the lesson page, the participant's page and the trainer's console, so a link relative to
+# the page means nothing: a path of the academy starts with one "/"; browsers read "//x", "/\x" and "\\x" as site x.
+@pytest.mark.parametrize("url", ["/\\evil.example", "/%5Cevil.example", "\\\\evil.example", "//evil.example",
+                                 "/%2F/evil.example", "https:/evil.example", "ftp://evil.example/x", "mailto:a@b.org",
+                                 "../notes", "notes", "#part", "lesson-without-scheme"])
+def test_links_go_to_http_sites_or_academy_paths_only(url):
+    rendered = render_lesson(f"See [this]({url}) now.", LESSONS)
+    assert "<a" not in rendered.html and "See this now." in rendered.html
+    assert len(rendered.refused_urls) == 1 and not rendered.external_images
+
+
+@pytest.mark.parametrize("url", ["/", "/courses/intro-course?tab=2#part", "/exercises/join/ABC123"])
+def test_academy_paths_stay_links(url):
+    rendered = render_lesson(f"[here]({url})", LESSONS)
+    assert f'<a href="{escape(url)}">here</a>' in rendered.html and not rendered.refused_urls
+
+
+@pytest.mark.parametrize("url", ["/institutions/1/reports/completion?format=pdf", "/static/x.png?v=1",
+                                 "/static/../institutions/1/reports/completion", "/static/%2e%2e/admin/users",
+                                 "/static//x.png", "static/x.png", "/exercises/sessions/1/report.pdf",
+                                 "data:image/png;base64,iVBORw0KGgo=", "lesson:second-lesson"])
+def test_images_come_only_from_the_static_files(url):
+    rendered = render_lesson(f"![the map]({url})", LESSONS)
+    assert "<img" not in rendered.html and "the map" in rendered.html
+    assert rendered.refused_urls == [(0, rendered.refused_urls[0][1])] and not rendered.external_images
+
+
+def test_a_static_image_is_shown_and_another_sites_is_reported_as_such():
+    rendered = render_lesson("![map](/static/img/region-map.png)\n\n![far](https://example.org/map.png)\n", LESSONS)
+    assert '<img src="/static/img/region-map.png" alt="map">' in rendered.html
+    assert rendered.external_images == [(2, "https://example.org/map.png")] and not rendered.refused_urls
 
 
 def test_tables_render_with_alignment_classes():

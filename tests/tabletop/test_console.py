@@ -7,11 +7,12 @@ import pytest
 from academy.accounts.models import Role
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.tabletop import board, engine, services
+from academy.tabletop import board, console_views, engine, services
 from academy.tabletop.models import LiveSession, SessionEvent
 from academy.tabletop.scenario_sync import sync_scenarios
 from academy.tabletop.scoring import objective_scores
 from tests import factories
+from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 from tests.tabletop.scenario_fixture import SCENARIO, ScenarioFolder
 
 
@@ -142,6 +143,15 @@ def test_console_shows_join_code_link_and_qr(client, trainer, live):
     qr = re.search(r'<img[^>]+src="data:image/svg\+xml;base64,[^"]+"[^>]*>', page)
     assert qr and 'alt="QR code that opens the join page of this session"' in qr.group(0)
     assert 'src="/static/js/console.js"' in page and "<script>" not in page
+
+
+@pytest.mark.parametrize("settings", [ANY_HOST_BEHIND_A_PROXY])
+def test_join_link_and_its_qr_code_are_on_the_public_url(client, trainer, live, hostile_headers):
+    keep_signed_in_on(client)
+    page = client.get(url(live), headers=hostile_headers).text
+    join_url = f"http://localhost/join/{live.session.join_code}"
+    assert EVIL_HOST not in page and f'<a href="{join_url}">{join_url}</a>' in page
+    assert f'src="{console_views._qr_data_uri(join_url)}"' in page  # segno draws the same code for the same URL
 
 
 # Lobby and roles

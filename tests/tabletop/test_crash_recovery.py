@@ -18,9 +18,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.content_fixture import ContentFolder
 from tests.server_process import EventStream, ServerProcess, settle
-from tests.tabletop.scenario_fixture import ScenarioFolder
+from tests.tabletop.server_world import fresh_database, signed_cookie
 
 SECRET = "crash-recovery-test-secret"
 DUE_OFFSET = 300  # seconds: "bank-call" is scheduled at 5:00
@@ -76,41 +75,22 @@ class Story:
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory):
     """Session A (paused just before 5:00) with a trainer and two guests per role, and session B (running since 4:00)."""
-    from flask import session as flask_session
-    from flask_wtf.csrf import generate_csrf
-
     from academy import create_app
-    from academy.accounts.models import Role
     from academy.core.models import utcnow
     from academy.extensions import db
-    from academy.institutions.services import ensure_countries
-    from academy.learning.sync import sync_content
     from academy.tabletop import services
-    from academy.tabletop.models import Scenario
-    from academy.tabletop.scenario_sync import sync_scenarios
-    from tests import factories
     from tests.conftest import build_settings
 
     root = tmp_path_factory.mktemp("crash")
     database = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{root / 'academy.db'}"
     app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=database, SECRET_KEY=SECRET))
-    serializer = app.session_interface.get_signing_serializer(app)
 
     def person(values: dict, participant=None) -> Person:
-        with app.app_context(), app.test_request_context():  # a new `g`: Flask-WTF keeps the token there
-            flask_session.update(values)
-            csrf = generate_csrf()
-            cookie = serializer.dumps(dict(flask_session))
+        cookie, csrf = signed_cookie(app, values)
         return Person(cookie, csrf, participant.id if participant else None, participant.role if participant else None)
 
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        ensure_countries()
-        sync_content(ContentFolder(root).folder)
-        sync_scenarios(ScenarioFolder(root).folder, {"first-module"})
-        trainer = factories.make_user("trainer@crash.example", roles=(Role.TRAINER,), institution=None, track=None)
-        scenario = db.session.scalar(db.select(Scenario).where(Scenario.slug == "fixture-scenario"))
+        trainer, scenario = fresh_database(root, "trainer@crash.example")
         a = services.create_session(trainer, scenario, "Crash while running", allow_guests=True)
         guests = []
         for role in ROLES:
@@ -386,14 +366,14 @@ def epoch(naive_utc: datetime) -> float:
 
 
 def read_log(app, session_id: int) -> list[dict]:
-    """The session's event log as the database holds it, in id order."""
+    """The session's event log as the database holds it, in order; ids are the event numbers streams carry."""
     from academy.extensions import db
     from academy.tabletop.models import SessionEvent
 
     with app.app_context():
         rows = db.session.scalars(db.select(SessionEvent).where(SessionEvent.session_id == session_id)
-                                  .order_by(SessionEvent.id))
-        log = [{"id": row.id, "kind": row.kind, "at": row.at, "payload": row.payload, "audience": row.audience,
+                                  .order_by(SessionEvent.seq))
+        log = [{"id": row.seq, "kind": row.kind, "at": row.at, "payload": row.payload, "audience": row.audience,
                 "actor_id": row.actor_id} for row in rows]
         db.session.remove()
     return log

@@ -21,8 +21,7 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
-from tests.content_fixture import ContentFolder
-from tests.tabletop.scenario_fixture import ScenarioFolder
+from tests.tabletop.server_world import fresh_database
 
 pytestmark = pytest.mark.multiworker
 
@@ -58,26 +57,14 @@ def exercise(backends, tmp_path_factory):
     from flask_wtf.csrf import generate_csrf
 
     from academy import create_app
-    from academy.accounts.models import Role
     from academy.extensions import db
-    from academy.institutions.services import ensure_countries
-    from academy.learning.sync import sync_content
     from academy.tabletop import services
-    from academy.tabletop.models import Scenario
-    from academy.tabletop.scenario_sync import sync_scenarios
-    from tests import factories
     from tests.conftest import build_settings
 
     root = tmp_path_factory.mktemp("multiworker")
     app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=backends[0], SECRET_KEY=SECRET))
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        ensure_countries()
-        sync_content(ContentFolder(root).folder)
-        sync_scenarios(ScenarioFolder(root).folder, {"first-module"})
-        trainer = factories.make_user("trainer@multi.example", roles=(Role.TRAINER,), institution=None, track=None)
-        scenario = db.session.scalar(db.select(Scenario).where(Scenario.slug == "fixture-scenario"))
+        trainer, scenario = fresh_database(root, "trainer@multi.example")
         serializer = app.session_interface.get_signing_serializer(app)
         sessions = {relay: _paused_session(trainer, scenario, serializer, relay) for relay in RELAYS}
         quiet = services.create_session(trainer, scenario, "Nobody here", allow_guests=False)
@@ -424,7 +411,7 @@ def test_the_postgres_listener_reconnects_after_its_connection_is_killed_and_cat
     from academy.tabletop import services
     from academy.tabletop.broker import Broker, broker
     from academy.tabletop.models import LiveSession
-    from academy.tabletop.stream import hubs
+    from academy.tabletop.hub import hubs
     from tests.conftest import build_settings
 
     channel = _pg_channel()
@@ -453,12 +440,12 @@ def test_the_postgres_listener_reconnects_after_its_connection_is_killed_and_cat
             listener = broker.relay.backend_pid
             assert db.session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": listener})
             db.session.commit()
-            assert inbox.get(timeout=DELIVERY_SECONDS).id == missed.id  # read from the log once listening again
+            assert inbox.get(timeout=DELIVERY_SECONDS).id == missed.seq  # read from the log once listening again
             assert catch_ups.get(timeout=DELIVERY_SECONDS) == (None, 1)
             assert broker.relay.backend_pid not in (None, listener)
             later = _observe(session_id, "noted by another process")
             other.publish(session_id, later.as_stream_dict())
-            assert inbox.get(timeout=DELIVERY_SECONDS).id == later.id
+            assert inbox.get(timeout=DELIVERY_SECONDS).id == later.seq
             assert inbox.empty() and catch_ups.empty()
     finally:
         if inbox is not None:
@@ -519,15 +506,11 @@ def _pg_channel() -> str:
 
 def _observe(session_id: int, note: str):
     """A trainer's observation written straight into the log: committed, but announced to no stream."""
-    from academy.extensions import db
     from academy.tabletop import engine
-    from academy.tabletop.models import SessionEvent
+    from tests.tabletop.another_process import commit_unannounced
 
-    row = SessionEvent(session_id=session_id, kind=engine.OBSERVED, audience=dict(engine.TRAINER_ONLY),
-                       payload={"text": note, "inject_id": None, "objective": None})
-    db.session.add(row)
-    db.session.commit()
-    return row
+    return commit_unannounced(session_id, engine.OBSERVED, {"text": note, "inject_id": None, "objective": None},
+                              dict(engine.TRAINER_ONLY))
 
 
 def _free_port() -> int:

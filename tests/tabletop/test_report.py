@@ -16,6 +16,7 @@ from academy.tabletop.progress import exercise_records
 from academy.tabletop.report import (after_action_report, participant_debrief, report_for_institution,
                                      resolve_modules)
 from tests import factories
+from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 from tests.tabletop.routes_reports import play
 
 OPERATOR_RATIONALE = "Protect the customer data first"
@@ -156,6 +157,15 @@ def test_pdf_is_an_a4_download(client, auth, played, world):
     assert response.headers["Content-Disposition"] == f"attachment; filename=exercise-report-{played.session.id}.pdf"
     page = PdfReader(io.BytesIO(response.data)).pages[0]
     assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == (595, 842)
+
+
+@pytest.mark.parametrize("settings", [ANY_HOST_BEHIND_A_PROXY])
+def test_pdf_links_the_recommended_modules_on_the_public_url(client, auth, played, world, hostile_headers):
+    auth.as_user(world.admin)
+    keep_signed_in_on(client)
+    [module] = after_action_report(played.session)["recommended_modules"]
+    text = "".join(pdf_text(client.get(report_url(played, "report.pdf"), headers=hostile_headers).data).split())
+    assert f"http://localhost{module['url']}" in text and EVIL_HOST not in text
 
 
 def test_downloads_and_exports_are_audited(client, auth, played, world):

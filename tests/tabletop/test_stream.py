@@ -1,5 +1,6 @@
 """The live stream: who receives what, catch-up from the last event id, live events, and the ticker."""
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -7,8 +8,8 @@ import pytest
 from academy.extensions import db
 from academy.tabletop import engine, services
 from academy.tabletop.broker import broker
-from academy.tabletop.models import SessionEvent
-from academy.tabletop.stream import ensure_ticker, tick_running_sessions
+from academy.tabletop.stream import ensure_ticker, slots, tick_running_sessions
+from tests.tabletop.another_process import commit_unannounced
 from tests import factories
 
 T0 = datetime(2026, 11, 27, 9, 0, 0)
@@ -88,7 +89,7 @@ def test_participant_catch_up_holds_exactly_what_their_role_may_see(client, auth
     db.session.commit()
     auth.as_user(live.diplomat.user)
     events = catch_up(client, live)
-    expected = [row.id for row in services.visible_events(live.session, live.diplomat.participant)]
+    expected = [row.seq for row in services.visible_events(live.session, live.diplomat.participant)]
     assert [e["id"] for e in events] == expected
     assert released_ids(events) == {"embassy-note", "news-report", "diplomat-call", "joint-meeting",
                                     "recovery-plan", "minister-briefing", "wrap-up"}
@@ -106,7 +107,7 @@ def test_trainer_stream_has_everything_including_observations(client, auth, live
     for user in (world.trainer, world.admin):
         auth.as_user(user)
         events = catch_up(client, live)
-        assert [e["id"] for e in events] == [row.id for row in services.events_of(live.session)]
+        assert [e["id"] for e in events] == [row.seq for row in services.events_of(live.session)]
         assert {engine.JOINED, engine.OBSERVED} <= {e["kind"] for e in events}
     auth.as_user(live.diplomat.user)
     assert engine.OBSERVED not in {e["kind"] for e in catch_up(client, live)}
@@ -166,11 +167,9 @@ def test_events_committed_by_another_process_arrive_with_the_keepalive(client, a
     auth.as_user(live.diplomat.user)
     response = client.get(stream_url(live), buffered=False)
     # Written without the broker, as another process's commit would be: this process hears nothing of it.
-    db.session.add(SessionEvent(session_id=live.session.id, kind=engine.RELEASED, at=at(2), dedupe_key="other",
-                                audience={"roles": ["diplomat"]},
-                                payload={"inject_id": "embassy-note", "how": "early", "title": "Note",
-                                         "audience": {"roles": ["diplomat"]}, "elapsed_seconds": 120}))
-    db.session.commit()
+    commit_unannounced(live.session.id, engine.RELEASED, at=at(2), dedupe_key="other", audience={"roles": ["diplomat"]},
+                       payload={"inject_id": "embassy-note", "how": "early", "title": "Note",
+                                "audience": {"roles": ["diplomat"]}, "elapsed_seconds": 120})
     assert "embassy-note" in released_ids(read_live(response, keepalives=2))
 
 
@@ -222,3 +221,93 @@ def test_ticker_starts_once_per_app_and_only_when_configured(app, client, auth, 
         ticker.thread.join(timeout=5)
         app.config["TABLETOP_TICKER"] = False
     assert not ticker.thread.is_alive()
+
+
+def open_stream(client, live, address="198.51.100.7"):
+    return client.get(stream_url(live), buffered=False, environ_base={"REMOTE_ADDR": address})
+
+
+def test_a_viewer_over_the_stream_limit_ends_their_own_oldest_stream(app, client, auth, live):
+    app.config["LIVE_STREAMS_PER_VIEWER"] = 2
+    auth.as_user(live.diplomat.user)
+    viewer = ("participant", live.diplomat.participant.id)
+    oldest, middle = open_stream(client, live), open_stream(client, live)
+    assert slots.count(viewer) == 2
+    newest = open_stream(client, live)  # a third tab, or a reload faster than the old connection was noticed
+    assert newest.status_code == 200 and slots.count(viewer) == 2
+    assert b"retry:" in b"".join(oldest.response)  # the oldest stream ended by itself
+    oldest.close()
+    for response in (middle, newest):
+        response.close()
+    assert slots.count(viewer) == 0 and broker.subscriber_count(live.session.id) == 0
+
+
+def test_an_address_over_the_stream_limit_is_refused_and_others_are_not(app, client, auth, live, world):
+    app.config["LIVE_STREAMS_PER_ADDRESS"] = 2
+    held = []
+    for person in (live.diplomat, live.cert):
+        auth.as_user(person.user)
+        held.append(open_stream(client, live))
+    auth.as_user(live.operator.user)
+    refused = open_stream(client, live)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "30"
+    answer = client.get(stream_url(live), headers={"Accept": "application/json"},
+                        environ_base={"REMOTE_ADDR": "198.51.100.7"}).get_json()
+    assert answer["code"] == 429 and "Too many live views" in answer["message"]
+    assert broker.subscriber_count(live.session.id) == 2  # the refused stream holds nothing
+    held.append(open_stream(client, live, address="203.0.113.9"))  # the same person elsewhere
+    auth.as_user(world.trainer)
+    held.append(open_stream(client, live, address="203.0.113.9"))
+    assert [response.status_code for response in held] == [200] * 4
+    for response in held[:2]:
+        response.close()
+    auth.as_user(live.operator.user)
+    held.append(open_stream(client, live))  # given back when the streams closed
+    assert held[-1].status_code == 200
+    for response in held[2:]:
+        response.close()
+    assert broker.subscriber_count(live.session.id) == 0
+
+
+def test_a_stream_closed_before_it_sent_anything_gives_back_its_place(app, client, auth, live):
+    auth.as_user(live.diplomat.user)
+    response = open_stream(client, live)
+    assert slots.count(address="198.51.100.7") == 1
+    response.close()  # the client went away before the server started sending
+    assert slots.count(address="198.51.100.7") == 0 and broker.subscriber_count(live.session.id) == 0
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "1e3", "-1", "9" * 40])
+def test_a_resume_point_that_is_no_event_number_is_refused_or_read_as_none(client, auth, live, world, value):
+    run(live, world.trainer, minutes=1)
+    auth.as_user(live.diplomat.user)
+    everything = catch_up(client, live)
+    refused = client.get(stream_url(live, once=1, after=value), headers={"Accept": "application/json"})
+    assert refused.status_code == 400 and "number of an event" in refused.get_json()["message"]
+    assert catch_up(client, live, headers={"Last-Event-ID": value}) == everything  # as a mangled header: none
+
+
+def test_a_released_inject_comes_with_its_card_rendered_once_for_every_participant(client, auth, live, world):
+    run(live, world.trainer, minutes=0)
+    streams = []
+    for person in (live.diplomat, live.cert):
+        auth.as_user(person.user)
+        streams.append(client.get(stream_url(live, view="participant"), buffered=False))
+    auth.as_user(world.trainer)
+    trainer_stream = client.get(stream_url(live), buffered=False)
+    services.release(live.session, "joint-meeting", "early", world.trainer, now=at(2))
+    db.session.commit()
+    cards = []
+    for response in streams:
+        event = next(e for e in read_live(response) if e["kind"] == engine.RELEASED
+                     and e["data"]["payload"]["inject_id"] == "joint-meeting")
+        cards.append(event["data"]["card_html"])
+    trainer_event = next(e for e in read_live(trainer_stream) if e["kind"] == engine.RELEASED
+                         and e["data"]["payload"]["inject_id"] == "joint-meeting")
+    assert cards[0] == cards[1]  # one rendering, the same bytes for everyone it reaches
+    assert 'id="inject-joint-meeting"' in cards[0] and 'name="csrf_token" value="__csrf__"' in cards[0]
+    assert 'class="decision-form"' in cards[0] and "card_html" not in trainer_event["data"]
+    auth.as_user(live.diplomat.user)  # the same card a participant's page would fetch, but for the token
+    fetched = client.get(f"/exercises/play/{live.session.id}/injects/joint-meeting?view=participant")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', fetched.get_data(as_text=True)).group(1)
+    assert cards[0].replace("__csrf__", token) == fetched.get_data(as_text=True)

@@ -102,15 +102,36 @@
     return card;
   }
 
+  function showCard(html, title) {
+    if (html && putCard(html) && title) {
+      announcer.textContent = label(root, "new-inject").replace("{title}", title);
+    }
+  }
+
   function loadCard(injectId, title) {
     return fetch(cardUrl(injectId), { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) { return response.ok ? response.text() : null; })
-      .then(function (html) {
-        if (html && putCard(html) && title) {
-          announcer.textContent = label(root, "new-inject").replace("{title}", title);
-        }
-      })
+      .then(function (html) { showCard(html, title); })
       .catch(function () { /* the next event or a reload shows it */ });
+  }
+
+  // A card that came with the event was rendered once for every participant: it carries this page's token.
+  function withToken(html) {
+    return html.split("__csrf__").join(root.dataset.csrfToken);
+  }
+
+  function closeForms() {
+    Array.prototype.forEach.call(feed.querySelectorAll(".decision-form"), function (form) {
+      var note = document.createElement("p");
+      note.className = "text-body-secondary mb-0";
+      note.textContent = label(root, "ended");
+      var hadFocus = form.contains(document.activeElement);
+      var card = form.closest("article");
+      form.replaceWith(note);
+      if (hadFocus) {
+        focusTitle(card);
+      }
+    });
   }
 
   function hasDraft() {
@@ -138,17 +159,23 @@
     if (kind.indexOf("session.") === 0) {
       setStatus(data.status, data.elapsed_seconds);
       if (kind === "session.ended") {
-        Array.prototype.forEach.call(feed.querySelectorAll(".decision-form"), function (form) {
-          loadCard(form.closest("article").dataset.injectId);
-        });
+        closeForms();
       }
     } else if (kind === "inject.released") {
-      if (!cardOf(payload.inject_id)) {
+      if (cardOf(payload.inject_id)) {
+        return;
+      }
+      if (data.card_html) {
+        showCard(withToken(data.card_html), data.title);
+      } else {
         loadCard(payload.inject_id, data.title);
       }
     } else if (kind === "inject.closed") {
-      if (cardOf(payload.inject_id)) {
-        loadCard(payload.inject_id);
+      var open = cardOf(payload.inject_id);
+      if (open && data.card_html && !open.dataset.answered) {
+        putCard(withToken(data.card_html));
+      } else if (open) {
+        loadCard(payload.inject_id);  // an answered card keeps the answer, which only this participant's copy has
       }
     } else if (kind === "decision.submitted") {
       if (data.entry) {
