@@ -1,5 +1,6 @@
 """Courses as a learner meets them: catalogue, enrolment, lesson progress and completion."""
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import abort
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,8 @@ from academy.learning.models import (Certificate, Course, Enrolment, Lesson, Les
 # A course's pages walk all its modules and lessons (order, progress, previous / next): load the tree with the
 # course in one query, not one query per module. Pages show lessons' HTML, never their Markdown source.
 WITH_TREE = joinedload(Course.modules).joinedload(Module.lessons).defer(Lesson.body_markdown)
+# How precisely "last activity" follows lesson views: reports show it to the day, "continue" goes to the last lesson.
+ACTIVITY_RESOLUTION = timedelta(minutes=5)
 
 
 def published_courses(track: str | None = None) -> list[Course]:
@@ -105,10 +108,17 @@ def lesson_progress(user, lesson: Lesson) -> LessonProgress | None:
         LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
 
 
-def record_view(user, enrolment: Enrolment, lesson: Lesson, progress: LessonProgress | None = None) -> LessonProgress:
-    """Remember where the learner is; the first view creates the progress row (`progress`: the row, if read)."""
-    enrolment.last_lesson_id = lesson.id
-    enrolment.last_activity_at = utcnow()
+def record_view(user, enrolment: Enrolment, lesson: Lesson, progress: LessonProgress | None = None,
+                now: datetime | None = None) -> LessonProgress:
+    """Remember where the learner is; the first view creates the progress row (`progress`: the row, if read).
+
+    Reading the same lesson again within ACTIVITY_RESOLUTION writes nothing: a page view must not take the
+    database's write lock each time someone scrolls back or reloads.
+    """
+    now = now or utcnow()
+    if enrolment.last_lesson_id != lesson.id or now - enrolment.last_activity_at >= ACTIVITY_RESOLUTION:
+        enrolment.last_lesson_id = lesson.id
+        enrolment.last_activity_at = now
     progress = progress or lesson_progress(user, lesson)
     if progress is None:
         try:

@@ -155,3 +155,40 @@ def test_api_progress_reports_the_callers_enrolments(client, auth, world, course
 def test_module_bank_is_loaded(course):
     module = db.session.scalar(db.select(Module).where(Module.slug == "first-module"))
     assert len(module.questions) == 8
+
+
+def test_reading_a_lesson_again_soon_writes_nothing_and_later_or_elsewhere_does(client, auth, world, course):
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    auth.as_user(world.learner)
+    enrol(client, course)
+    lesson = f"/courses/{course.slug}/lessons/first-lesson"
+    assert client.get(lesson).status_code == 200
+    writes = []
+    engine = db.engine
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            assert client.get(lesson).status_code == 200  # a reload, or scrolling back
+        assert writes == []
+        enrolment = db.session.scalar(db.select(Enrolment).where(Enrolment.user_id == world.learner.id))
+        enrolment.last_activity_at -= timedelta(minutes=6)
+        db.session.commit()
+        writes.clear()
+        assert client.get(lesson).status_code == 200
+        assert len(writes) == 1  # the activity time, once it is older than the resolution
+        writes.clear()
+        assert client.get(f"/courses/{course.slug}/lessons/second-lesson").status_code == 200
+        assert writes  # another lesson: where the learner is, and its progress row
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    enrolment = db.session.scalar(db.select(Enrolment).where(Enrolment.user_id == world.learner.id))
+    second = db.session.scalar(db.select(Lesson).where(Lesson.slug == "second-lesson"))
+    assert enrolment.last_lesson_id == second.id
