@@ -12,6 +12,7 @@ from email.message import EmailMessage
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -173,7 +174,9 @@ def _wait(throttle: LoginThrottle | None, now: datetime) -> timedelta | None:
 
 
 def _wait_message(wait: timedelta) -> str:
-    return _("Too many failed attempts. Try again in %(n)d minutes.", n=max(1, math.ceil(wait.total_seconds() / 60)))
+    return ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                    "Too many failed attempts. Try again in %(num)d minutes.",
+                    max(1, math.ceil(wait.total_seconds() / 60)))
 
 
 def _failure_message(wait: timedelta | None) -> str:
