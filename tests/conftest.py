@@ -35,6 +35,26 @@ def pytest_configure(config):
         os.environ["TEST_REDIS_URL"] = redis_url._replace(path=f"/{int(worker[2:]) + 1}").geturl()
 
 
+def pytest_report_header(config):
+    from tests.report_source import REPORT
+
+    if not REPORT.exists():
+        return f"the report's text is not at {REPORT} (REPORT_PATH): the tests marked `report` are deselected"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without the report's text, the few tests that read it are deselected, as the PostgreSQL ones are on SQLite."""
+    from tests.report_source import REPORT
+
+    if REPORT.exists():
+        return
+    needing = [item for item in items if item.get_closest_marker("report")]
+    if needing:
+        config.hook.pytest_deselected(items=needing)
+        items[:] = [item for item in items if not item.get_closest_marker("report")]
+
+
 def _database_of_worker(url: str, worker: str) -> str:
     """An empty database beside TEST_DATABASE_URL's, created on the first run of this worker."""
     base = make_url(url)

@@ -7,12 +7,11 @@ import yaml
 
 from academy.learning.content import load_content
 from academy.learning.sections import SECTIONS
+from tests.report_source import COPY_RUN, REPORT, kept_runs, run_key, runs_of, words
 
 ROOT = Path(__file__).resolve().parents[2]
-REPORT = ROOT.parent / "shared" / "source" / "western-balkans-cybersecurity-report.txt"
 # Titles are quoted or in italics, and the Kosovo* footnote must be quoted word for word.
 QUOTED = re.compile(r"(?is)\\?\*\s*this designation.*?declaration of independence\.?|(?<![*\w])\*(?![*\s])[^*\n]+(?<![*\s])\*(?![*\w])|\"[^\"\n]+\"|“[^”\n]+”")
-COPY_RUN = 15  # words in a row shared with the report: a sentence, not a name, title or list
 
 
 @pytest.fixture(scope="module")
@@ -66,27 +65,27 @@ def test_kosovo_always_has_its_asterisk(tree):
             assert context.startswith("kosovo declaration of independence"), (lesson.slug, context)
 
 
-def _words(text):
-    return re.findall(r"[A-Za-z0-9€%]+", text)
-
-
 def _is_prose(run):
     # Long official names ("Geneva Centre for Democratic Control of Armed Forces") are quoted, not pasted.
     return sum(word[0].islower() for word in run) >= COPY_RUN * 2 // 3
 
 
 def test_lessons_and_questions_are_written_in_our_own_words(tree):
-    assert REPORT.exists(), f"the report is expected beside the checkout, at {REPORT}"
-    report_words = [w.lower() for w in _words(REPORT.read_text(encoding="utf-8"))]
-    runs = {" ".join(report_words[i:i + COPY_RUN]) for i in range(len(report_words) - COPY_RUN)}
+    runs = kept_runs()  # the report's runs of 15 words, as hashes: the check needs no copy of the report
     pasted = []
     texts = [(lesson.slug, lesson.body_markdown) for lesson in lessons(tree)]
     texts += [(f"{module.slug}/{q.slug}", f"{q.prompt}\n{q.explanation}") for module in tree.modules
               for q in module.questions]
     for slug, text in texts:
-        words = _words(QUOTED.sub(" ", text))
-        for i in range(len(words) - COPY_RUN):
-            run = words[i:i + COPY_RUN]
-            if " ".join(run).lower() in runs and _is_prose(run):
+        found = words(QUOTED.sub(" ", text))
+        for i in range(len(found) - COPY_RUN):
+            run = found[i:i + COPY_RUN]
+            if run_key(run) in runs and _is_prose(run):
                 pasted.append(f"{slug}: {' '.join(run)}")
     assert not pasted, "runs of words pasted from the report:\n" + "\n".join(pasted[:20])
+
+
+@pytest.mark.report
+def test_the_kept_run_hashes_are_the_reports():
+    assert kept_runs() == runs_of(REPORT.read_text(encoding="utf-8")), \
+        "the report changed: write the hashes again with `python -m tests.report_source`"
