@@ -180,7 +180,8 @@ class EventStream:
                 if "retry" in fields:
                     self.ready.set()
                 if "id" in fields and "data" in fields:
-                    event = {"id": int(fields["id"]), "kind": fields.get("event"), "data": json.loads(fields["data"])}
+                    event = {"id": int(fields["id"]), "kind": fields.get("event"), "data": json.loads(fields["data"]),
+                             "received_at": time.time()}
                     with self.arrived:
                         self.events.append(event)
                         self.arrived.notify_all()

@@ -8,12 +8,14 @@ stream the ids are exactly the visible events' numbers, strictly increasing, non
 P and Q run with the log poller off, so that only the mechanism under test can bring another process's event; a
 third server with the poller on measures how long events take without a relay.
 """
+import math
 import os
 import statistics
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import pytest
@@ -26,6 +28,7 @@ GUESTS = 20
 ROLES = ("diplomat", "cert", "operator")
 WAIT = 20.0  # the longest wait for an event; reached only when something is broken
 POLL_SECONDS = 1.0  # the poller's default interval (LIVE_POLL_SECONDS)
+SAMPLES = 20  # delays measured per case: the p95 is the 19th, so one stall of a loaded machine is not the figure
 RELAYS = [pytest.param("none", id="no-relay"),
           pytest.param("redis", id="redis", marks=pytest.mark.multiworker),
           pytest.param("postgres", id="postgres", marks=pytest.mark.multiworker)]
@@ -180,7 +183,11 @@ def test_crash_drill_every_stream_resumes_with_nothing_missing_twice_or_out_of_o
 
 
 def test_events_of_another_process_arrive_within_the_stated_bound(world, servers, opened, tmp_path_factory):
-    """With a relay: within 1 s (p95). Without one: within the poll interval the README states (1 s)."""
+    """With a relay: within 1 s (p95). Without one: within the poll interval the README states (1 s).
+
+    The delay runs from the event's time in the log (taken as the other server appends it, just before its commit)
+    to its arrival in this stream: what the relay or the poller adds, not how long the other server's request took.
+    """
     p, q = servers
     if world.relay == "none":
         reader = ServerProcess({**world.env, "LIVE_POLL_SECONDS": str(POLL_SECONDS)},
@@ -192,19 +199,20 @@ def test_events_of_another_process_arrive_within_the_stated_bound(world, servers
     try:
         stream = watch(reader, world, world.trainer, opened)
         delays = []
-        for n in range(12):
-            sent_at = time.monotonic()
+        for n in range(SAMPLES):
             event_id = send(q, world, f"timed {n}")
-            assert stream.wait_for(lambda event, i=event_id: event["id"] == i, WAIT), reader.tail()
-            delays.append(time.monotonic() - sent_at)
+            event = stream.wait_for(lambda event, i=event_id: event["id"] == i, WAIT)
+            assert event is not None, reader.tail()
+            committed = datetime.fromisoformat(event["data"]["at"].removesuffix("Z")).replace(tzinfo=timezone.utc)
+            delays.append(event["received_at"] - committed.timestamp())
             time.sleep(0.13 * (n % 4))  # spread the commits over the poll interval
     finally:
         if reader is not p:
             reader.stop()
-    p95 = statistics.quantiles(delays, n=20)[-1]
+    p95 = sorted(delays)[math.ceil(0.95 * len(delays)) - 1]
     print(f"\n{world.relay}: cross-process delay p50 {statistics.median(delays):.3f} s, p95 {p95:.3f} s, "
           f"max {max(delays):.3f} s (bound {bound} s)")
-    assert p95 <= bound, delays
+    assert p95 <= bound, sorted(delays)
     assert_exact(world, stream)
 
 
