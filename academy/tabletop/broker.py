@@ -3,6 +3,7 @@
 The relay is Redis pub/sub when there is a REDIS_URL, else PostgreSQL LISTEN/NOTIFY when the database is
 PostgreSQL (LIVE_RELAY chooses otherwise); on SQLite events stay in their process.
 """
+import abc
 import contextlib
 import json
 import logging
@@ -108,7 +109,7 @@ class Broker:
             return len(self._subscribers.get(session_id, ()))
 
 
-class Relay:
+class Relay(abc.ABC):
     """One channel for all sessions, and one listener per process that feeds the local streams.
 
     A process delivers its own events at commit, without the round trip, and skips them when they come back.
@@ -139,11 +140,13 @@ class Relay:
             message["event"] = event
         return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
+    @abc.abstractmethod
     def send(self, session_id: int, event: dict) -> None:
-        raise NotImplementedError
+        """Carry a committed event to the other processes."""
 
+    @abc.abstractmethod
     def _listen(self, ready: threading.Event, stop: threading.Event) -> None:
-        raise NotImplementedError
+        """Hand what other processes send to this one's streams until `stop` is set."""
 
     def ensure_listening(self, wait: float = 2.0) -> None:
         """Start this process's listener once (again after a fork); the first time, wait for it to listen."""
