@@ -7,18 +7,35 @@ PORT   ?= 5000
 PUBLIC_URL ?= http://$(HOST):$(PORT)
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install install-test system-test-deps setup translations clean
+.PHONY: run test lint install install-test system-test-deps bench bench-deps setup translations clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Python packages come from the lock files requirements/*.txt (exact versions and their hashes), the academy itself
+# (editable) without dependencies of its own. run.txt: the core and the server, postgresql and redis extras of
+# pyproject.toml (production); test.txt: those, the test and the lint extras.
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -r requirements/run.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 
 install-test: $(BIN)/python system-test-deps
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r requirements/test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	npm ci --silent --no-audit --no-fund
+
+# Regenerate the lock files after a change of pyproject.toml's dependencies; pins already there are kept unless
+# UPGRADE=1. One resolution for every platform and Python 3.11+ (uv's --universal); run.txt takes test.txt's
+# versions, so that the tests run what production installs.
+UV_VERSION := 0.13.8
+LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	$(LOCK) --extra test --extra lint -o requirements/test.txt
+	$(LOCK) --extra server --extra postgresql --extra redis -c requirements/test.txt -o requirements/run.txt
 
 # Debian's chromium drives the browser tests (Playwright's own browser download is not used), with axe-core
 # from npm (package.json) checking accessibility; scripts/ci-services runs a throwaway PostgreSQL 15 and
@@ -32,13 +49,25 @@ system-test-deps:
 	[ -z "$$missing" ] || { echo "Installing$$missing"; $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
 
+# The benchmarks (benchmarks/README.md) load the servers with Debian's wrk (as many requests as they answer) and hey
+# (a fixed rate). `make bench` runs them all; BENCH_ARGS=--quick for a short run that shows that everything works.
+bench-deps:
+	@missing=""; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v hey >/dev/null 2>&1 || missing="$$missing hey"; \
+	[ -z "$$missing" ] || { echo "Installing$$missing"; $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
+
+bench: install-test bench-deps
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
 # Apply migrations, load the course content and the demo accounts (printed), then serve.
 setup: install
 	$(BIN)/flask --app wsgi db upgrade
 	$(BIN)/flask --app wsgi content sync
 	$(BIN)/flask --app wsgi demo $(if $(DEMO_PASSWORD),--password "$(DEMO_PASSWORD)")
 
-# The job worker (e-mail) runs beside the development server and stops with it.
+# The job worker (e-mail, report files, large imports) runs beside the development server and stops with it.
 run: setup
 	@echo "The academy is at $(PUBLIC_URL)/"
 	@export PUBLIC_URL="$(PUBLIC_URL)"; \
@@ -62,6 +91,17 @@ test: install-test
 	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/python -m pytest $(XDIST) -m "$(SQLITE_MARKERS)" $(PYTEST_ARGS) || status=1; \
 	end=$$(date +%s); \
 	echo "== PostgreSQL + Redis: $$((middle - start)) s; SQLite: $$((end - middle)) s =="; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	exit $$status
+
+# The code's shape: layers (import-linter, docs/architecture.md), lint and format (ruff), types (mypy).
+lint:
+	@status=0; \
+	echo "== lint: import layers, ruff, mypy =="; \
+	$(BIN)/lint-imports --no-cache || status=1; \
+	$(BIN)/ruff check academy || status=1; \
+	$(BIN)/ruff format --check academy || status=1; \
+	$(BIN)/mypy || status=1; \
 	exit $$status
 
 translations: install

@@ -1,21 +1,26 @@
 """The Western Balkans Cybersecurity Academy."""
+
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
+from babel import Locale
 from flask import Flask, request
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
-from sqlalchemy import event
-from sqlalchemy.orm import joinedload
+from markupsafe import Markup
+from sqlalchemy import bindparam, event
+from sqlalchemy.orm import joinedload, lazyload
 from werkzeug.routing import IntegerConverter
 
-from academy.config import INSTANCE_DIR, Config
-from academy.core.text import TextConverter, TextRequest
 from academy import extensions
+from academy.config import Config, check_extras
+from academy.core.sessions import SessionInterface
+from academy.core.text import TextConverter, TextRequest
 from academy.extensions import babel, csrf, db, limiter, login_manager, migrate
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # inside the package: found by any install
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -32,21 +37,26 @@ def create_app(config=None) -> Flask:
     app.jinja_env.add_extension("jinja2.ext.do")
     app.config.from_mapping(Config.from_environ())
     if config is not None:
-        overrides = config if isinstance(config, Mapping) else {k: getattr(config, k) for k in dir(config) if k.isupper()}
+        overrides = (
+            config if isinstance(config, Mapping) else {k: getattr(config, k) for k in dir(config) if k.isupper()}
+        )
         app.config.from_mapping(overrides)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{INSTANCE_DIR}"):
-        INSTANCE_DIR.mkdir(exist_ok=True)
+    instance = Path(app.config["INSTANCE_DIR"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{instance}"):
+        instance.mkdir(parents=True, exist_ok=True)
+    check_extras(app.config)
     if app.config.get("PROXY_FIX"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         hops = app.config["PROXY_FIX"]
         # The proxy passes the visitor's Host on (README): an X-Forwarded-Host, which a visitor may have sent
         # through a proxy that does not overwrite it, is never believed.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]  # Flask documents this wrapping
     app.url_map.converters["int"] = BoundedIntConverter
     # Control characters: never in a path segment (404), cleaned out of the query string (academy/core/text.py).
     app.url_map.converters["default"] = app.url_map.converters["string"] = TextConverter
     app.request_class = TextRequest
+    app.session_interface = SessionInterface()  # the same signed cookie, not signed again on every request
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
@@ -57,7 +67,21 @@ def create_app(config=None) -> Flask:
     security.init_app(app)  # CSP, frame, referrer, nosniff, permissions and (in production) HSTS headers
     errors.init_app(app)  # after the API, whose own handlers it replaces
     check_views_declare_access(app)
+    _limit_in_views_only(app)
     return app
+
+
+def _limit_in_views_only(app: Flask) -> None:
+    """Drop Flask-Limiter's check before every request while no limit needs it.
+
+    That check applies application-wide, default and blueprint limits; the academy's limits are each on a view, and
+    the view's decorator checks them. Declaring a limit of the other kinds brings the check back.
+    """
+    manager, hooks = limiter.limit_manager, app.before_request_funcs[None]
+    if limiter._check_request_limit in hooks and not (
+        manager.application_limits or manager.default_limits or manager._blueprint_limits
+    ):
+        hooks.remove(limiter._check_request_limit)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -77,7 +101,16 @@ def _select_locale():
 
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
+    languages = current_app.config["LANGUAGES"]
+    if list(languages) == ["en"]:  # nothing a request says can change the answer: no header to parse
+        return _locale("en")
+    return _locale(request.accept_languages.best_match(languages) or "en")
+
+
+@functools.cache
+def _locale(code: str) -> Locale:
+    """Parsed once per process, not once per request."""
+    return Locale.parse(code)
 
 
 def _init_extensions(app: Flask) -> None:
@@ -96,13 +129,21 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
     from academy.accounts.models import User
 
+    # Every page asks for the user's roles (navigation, access checks): they come in the same query. Few pages show
+    # the user's institution (loaded when asked for). One statement, built once: SQLAlchemy finds its compiled SQL
+    # without building and hashing a new statement on every request.
+    signed_in_user = (
+        db.select(User)
+        .where(User.id == bindparam("user_id"))
+        .options(joinedload(User.role_rows), lazyload(User.institution))
+    )
+
     @login_manager.user_loader
     def load_user(user_id: str):
         raw_id, _, nonce = user_id.partition(":")
         if not raw_id.isdigit():
             return None
-        # Every page asks for the user's roles (navigation, access checks): load them in the same query.
-        user = db.session.get(User, int(raw_id), options=[joinedload(User.role_rows)])
+        user = db.session.scalars(signed_in_user, {"user_id": int(raw_id)}).unique().one_or_none()
         if user is None or not user.active or user.session_nonce != nonce:
             return None
         return user
@@ -118,41 +159,26 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    """Each feature's views module builds its blueprint with all its routes; the factory registers them."""
     from academy.accounts.views import bp as accounts_bp
     from academy.admin.views import bp as admin_bp
     from academy.api.views import blp as api_blp
     from academy.core.views import bp as core_bp
     from academy.institutions.views import bp as institutions_bp
     from academy.learning.views import bp as learning_bp
-    import academy.learning.quiz_views  # noqa: F401  (routes on the learning blueprint)
-    import academy.learning.certificate_views  # noqa: F401  (routes on the learning blueprint)
-    import academy.institutions.dashboard_views  # noqa: F401  (routes on the institutions blueprint)
-    import academy.institutions.bulk_views  # noqa: F401  (bulk enrolment, on the institutions blueprint)
-    import academy.institutions.regional_views  # noqa: F401  (the admins' regional view, /admin/regional)
-    import academy.institutions.token_views  # noqa: F401  (routes on the institutions blueprint)
     from academy.tabletop.views import bp as tabletop_bp
-    # Modules that add routes to the tabletop blueprint (one line each):
-    import academy.tabletop.participant_views  # noqa: F401
-    import academy.tabletop.stream  # noqa: F401
-    import academy.tabletop.report_views  # noqa: F401
-    import academy.tabletop.console_views  # noqa: F401
 
     for blueprint in (core_bp, accounts_bp, institutions_bp, admin_bp, learning_bp, tabletop_bp):
         app.register_blueprint(blueprint)
-    import academy.api.learning  # noqa: F401  (resources on the API blueprint)
-    import academy.api.certificates  # noqa: F401  (resources on the API blueprint)
-    import academy.api.institutions  # noqa: F401  (resources on the API blueprint)
-    import academy.api.tabletop  # noqa: F401  (resources on the API blueprint)
-
     csrf.exempt(api_blp)
     extensions.api.register_blueprint(api_blp)
 
 
 def _register_cli(app: Flask) -> None:
     from academy.accounts.cli import create_admin
-    from academy.institutions.cli import demo
-    from academy.core import backup
     from academy.content_cli import content  # imports the learning and tabletop models (create_all, migrations)
+    from academy.core import backup
+    from academy.institutions.cli import demo
 
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
@@ -162,21 +188,30 @@ def _register_cli(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from academy.accounts.models import Role
-    from academy.core.urls import absolute_url
+    from academy.accounts.navigation import navigation
+    from academy.core.forms import csrf_token
+    from academy.core.layout import layout_part
+    from academy.core.urls import absolute_url, template_url_for
     from academy.institutions import permissions as institution_permissions
 
     app.jinja_env.globals.update(
         Role=Role,
         absolute_url=absolute_url,
+        url_for=template_url_for,
+        layout_part=layout_part,
+        navigation=navigation,
         can_view_staff=institution_permissions.can_view_staff,
         can_rotate_code=institution_permissions.can_rotate_code,
     )
+    # Flask-WTF hands templates its own csrf_token in their context, which a global cannot override.
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     _install_page_translations(app)
 
 
 def _install_page_translations(app: Flask) -> None:
     """Templates translate through the page's translations, looked up once per page: Flask-Babel's own template
-    functions look them up again for every string, a tenth of the time of a lesson page."""
+    functions look them up again for every string, a tenth of the time of a lesson page. Each function does what
+    Jinja's new-style gettext does (escape, then fill in the variables, always), in one call instead of three."""
     app.context_processor(lambda: {"_page_translations": get_translations()})
 
     def of(context):
@@ -184,11 +219,29 @@ def _install_page_translations(app: Flask) -> None:
         translations = context.get("_page_translations")
         return get_translations() if translations is None else translations
 
-    app.jinja_env.install_gettext_callables(
-        gettext=pass_context(lambda context, string: of(context).ugettext(string)),
-        ngettext=pass_context(lambda context, singular, plural, n: of(context).ungettext(singular, plural, n)),
-        pgettext=pass_context(lambda context, kind, string: of(context).upgettext(kind, string)),
-        npgettext=pass_context(lambda context, kind, singular, plural, n:
-                               of(context).unpgettext(kind, singular, plural, n)),
-        newstyle=True,
-    )
+    def filled(context, text, variables):
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    @pass_context
+    def gettext(context, string, **variables):
+        return filled(context, of(context).ugettext(string), variables)
+
+    @pass_context
+    def ngettext(context, singular, plural, n, **variables):
+        variables.setdefault("num", n)
+        return filled(context, of(context).ungettext(singular, plural, n), variables)
+
+    @pass_context
+    def pgettext(context, kind, string, **variables):
+        variables.setdefault("context", kind)
+        return filled(context, of(context).upgettext(kind, string), variables)
+
+    @pass_context
+    def npgettext(context, kind, singular, plural, n, **variables):
+        variables.setdefault("context", kind)
+        variables.setdefault("num", n)
+        return filled(context, of(context).unpgettext(kind, singular, plural, n), variables)
+
+    # {% trans %} blocks call them with their variables, as Jinja's own (an attribute the i18n extension adds).
+    app.jinja_env.newstyle_gettext = True  # type: ignore[attr-defined]
+    app.jinja_env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)

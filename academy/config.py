@@ -1,12 +1,19 @@
 """Configuration: the only module that reads os.environ."""
+
 import os
+from collections.abc import Mapping
 from datetime import timedelta
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
 
-INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
-COURSES_DIR = Path(__file__).resolve().parent.parent / "courses"
-EXERCISES_DIR = Path(__file__).resolve().parent.parent / "exercises"
+# Defaults: the folders of the checkout the package sits in. An installed package (pip install .) sits in
+# site-packages instead, and is pointed at its folders with INSTANCE_DIR and CONTENT_DIR (or COURSES_DIR and
+# EXERCISES_DIR).
+CHECKOUT_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = CHECKOUT_DIR / "instance"
+COURSES_DIR = CHECKOUT_DIR / "courses"
+EXERCISES_DIR = CHECKOUT_DIR / "exercises"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -17,6 +24,7 @@ class ConfigError(RuntimeError):
 class Config:
     ENV_NAME = "development"
     SECRET_KEY = "dev-only-insecure-key"
+    INSTANCE_DIR = INSTANCE_DIR  # the default SQLite database and job queue
     SQLALCHEMY_DATABASE_URI = f"sqlite:///{INSTANCE_DIR / 'academy.db'}"
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     # Every request body, uploads included: 10,000 staff with long addresses and six course titles each is 3.6 MB.
@@ -33,6 +41,9 @@ class Config:
     HSTS_INCLUDE_SUBDOMAINS = True
     REFERRER_POLICY = "strict-origin-when-cross-origin"
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # A signed-in session lasts PERMANENT_SESSION_LIFETIME from the last request; its cookie is signed and sent again
+    # when it is this old, not with every page (academy/core/sessions.py).
+    SESSION_REFRESH_AFTER = timedelta(minutes=5)
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = ["en"]
@@ -55,6 +66,11 @@ class Config:
     JOBS_QUEUE_NAME = "academy-jobs"  # academies sharing one Redis need one queue each
     JOBS_SQLITE_PATH = INSTANCE_DIR / "jobs.db"
     JOBS_IMMEDIATE = False  # run each job inside the request that asks for it (tests)
+    # Report files (PDF and XLSX of the completion report, after-action PDFs) are made by the job worker and kept
+    # this many days for download, then deleted.
+    REPORT_FILES_DAYS = 7
+    # An upload of more rows than this is imported by the job worker, with a progress page; smaller ones at once.
+    BULK_IMPORT_JOB_ROWS = 500
     TABLETOP_REDIS_CHANNEL = "academy:tabletop:events"
     # How live-session events reach the other processes: auto = Redis with REDIS_URL, else PostgreSQL
     # LISTEN/NOTIFY on a PostgreSQL database, else none (one process, as on SQLite).
@@ -79,7 +95,7 @@ class Config:
     PAGE_SIZE = 25
     COURSES_DIR = COURSES_DIR
     EXERCISES_DIR = EXERCISES_DIR
-    TABLETOP_TICKER = True  # each process releases scheduled injects of running sessions (tabletop/stream.py)
+    TABLETOP_TICKER = True  # release scheduled injects when due, from one process at a time (tabletop/ticker.py)
     # How often each process looks in the log for events that other processes committed (0: only at keepalives).
     # Without a relay this is how long they take to arrive; with one it catches what the relay lost.
     LIVE_POLL_SECONDS = 1.0
@@ -93,6 +109,16 @@ class Config:
         settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
         name = env.get("ACADEMY_ENV", "development")
         settings["ENV_NAME"] = name
+        if env.get("INSTANCE_DIR"):
+            instance = settings["INSTANCE_DIR"] = _folder(env["INSTANCE_DIR"])
+            settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'academy.db'}"
+            settings["JOBS_SQLITE_PATH"] = instance / "jobs.db"
+        if env.get("CONTENT_DIR"):  # the folder holding courses/ and exercises/
+            settings["COURSES_DIR"] = _folder(env["CONTENT_DIR"]) / "courses"
+            settings["EXERCISES_DIR"] = _folder(env["CONTENT_DIR"]) / "exercises"
+        for key in ("COURSES_DIR", "EXERCISES_DIR"):
+            if env.get(key):
+                settings[key] = _folder(env[key])
         if env.get("DATABASE_URL"):
             settings["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(env["DATABASE_URL"])
         if env.get("SECRET_KEY"):
@@ -105,8 +131,9 @@ class Config:
             raise ConfigError("PUBLIC_URL must be set when ACADEMY_ENV=production (e.g. https://academy.example.org).")
         allowed = [host.strip().lower() for host in env.get("ALLOWED_HOSTS", "").split(",") if host.strip()]
         loopback = [] if name == "production" else LOOPBACK_HOSTS
-        settings["TRUSTED_HOSTS"] = list(dict.fromkeys([urlsplit(settings["PUBLIC_URL"]).hostname, *allowed,
-                                                         *loopback]))
+        settings["TRUSTED_HOSTS"] = list(
+            dict.fromkeys([urlsplit(settings["PUBLIC_URL"]).hostname, *allowed, *loopback])
+        )
         if name == "production":
             settings["SESSION_COOKIE_SECURE"] = True
             settings["REMEMBER_COOKIE_SECURE"] = True
@@ -139,12 +166,50 @@ class Config:
             settings["MAX_CONTENT_LENGTH"] = int(env["MAX_UPLOAD_MB"]) * 1024 * 1024
         if env.get("PROXY_FIX"):
             settings["PROXY_FIX"] = int(env["PROXY_FIX"])
-        for key in ("LIVE_STREAMS_PER_VIEWER", "LIVE_STREAMS_PER_ADDRESS"):
+        for key in ("LIVE_STREAMS_PER_VIEWER", "LIVE_STREAMS_PER_ADDRESS", "REPORT_FILES_DAYS", "BULK_IMPORT_JOB_ROWS"):
             if env.get(key):
                 settings[key] = _positive(key, env[key], int)
         if env.get("LIVE_POLL_SECONDS"):
             settings["LIVE_POLL_SECONDS"] = _positive("LIVE_POLL_SECONDS", env["LIVE_POLL_SECONDS"], float, zero=True)
         return settings
+
+
+def _folder(value: str) -> Path:
+    # Relative to the directory the command starts in, made absolute once so that nothing later depends on it.
+    return Path(value).expanduser().resolve()
+
+
+# The packages of the optional extras (pyproject.toml) that a setting can ask for.
+EXTRAS = {"postgresql": "psycopg", "redis": "redis"}
+
+
+def _extras_needed(config: Mapping) -> dict[str, str]:
+    needed = {}
+    if str(config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql+psycopg:"):
+        needed["postgresql"] = "A PostgreSQL DATABASE_URL"
+    redis_settings = [
+        name
+        for name, asks in (
+            ("REDIS_URL", config.get("REDIS_URL")),
+            ("JOBS_QUEUE=redis", config.get("JOBS_QUEUE") == "redis"),
+            ("LIVE_RELAY=redis", config.get("LIVE_RELAY") == "redis"),
+            ("RATELIMIT_STORAGE_URI", str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("redis")),
+        )
+        if asks
+    ]
+    if redis_settings:
+        needed["redis"] = redis_settings[0]
+    return needed
+
+
+def check_extras(config: Mapping) -> None:
+    """Refuse to start when a setting needs the package of an optional extra that is not installed."""
+    for extra, setting in _extras_needed(config).items():
+        if find_spec(EXTRAS[extra]) is None:
+            raise ConfigError(
+                f"{setting} needs the {EXTRAS[extra]} package, which is not installed: "
+                f"pip install 'wb-cyber-academy[{extra}]'."
+            )
 
 
 def _positive(key: str, value: str, kind, zero: bool = False):
@@ -168,7 +233,7 @@ def _normalise_db_url(url: str) -> str:
     # Hosting platforms often hand out postgres://; SQLAlchemy wants a dialect, and the driver we ship is psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

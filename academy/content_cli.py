@@ -2,29 +2,36 @@
 
 Above both features: the scenarios name course modules, so this is where the two trees meet.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from flask import current_app
 
+from academy.core.content.files import ContentInvalid, Problem
 from academy.extensions import db
 from academy.learning.content import load_content
-from academy.learning.files import Problem
-from academy.learning.sync import OUTCOMES, ContentInvalid, sync_content
+from academy.learning.sync import OUTCOMES, sync_content
 from academy.learning.tree import ContentTree
 from academy.tabletop.scenario_files import load_scenarios
-from academy.tabletop.scenario_sync import OUTCOMES as SCENARIO_OUTCOMES, sync_scenarios
+from academy.tabletop.scenario_sync import OUTCOMES as SCENARIO_OUTCOMES
+from academy.tabletop.scenario_sync import sync_scenarios
 
 FOLDER = click.Path(exists=True, file_okay=False, path_type=Path)
 courses_option = click.option(
-    "--path", "courses", type=FOLDER, default=None,
-    help="The course folder (default: the app's COURSES_DIR, the repository's courses/).",
+    "--path",
+    "courses",
+    type=FOLDER,
+    default=None,
+    help="The course folder (default: the setting COURSES_DIR, the checkout's courses/).",
 )
 exercises_option = click.option(
-    "--exercises", type=FOLDER, default=None,
-    help="The scenario folder (default: the app's EXERCISES_DIR). Scenarios name the modules of the course "
-         "folder read with them, so --path without --exercises reads that course folder alone.",
+    "--exercises",
+    type=FOLDER,
+    default=None,
+    help="The scenario folder (default: the setting EXERCISES_DIR). Scenarios name the modules of the course "
+    "folder read with them, so --path without --exercises reads that course folder alone.",
 )
 
 
@@ -40,16 +47,27 @@ class _Checked:
         return self.tree.summary() + (f", {self.scenarios} scenarios" if self.exercises else "")
 
 
+def _configured(key: str, option: str) -> Path:
+    """A content folder of the settings, which an installed package must be pointed at (README, Production)."""
+    folder = Path(current_app.config[key])
+    if not folder.is_dir():
+        raise click.ClickException(
+            f"{key} is {folder}, which is not a folder: set {key}, or CONTENT_DIR to the folder "
+            f"holding courses/ and exercises/, or pass {option}."
+        )
+    return folder
+
+
 def _check(courses: Path | None, exercises: Path | None) -> _Checked:
     """Read both trees and collect every error of both; writes nothing."""
-    config = current_app.config
     if courses is None or exercises is not None:  # else another course folder, read alone
-        exercises = exercises or config["EXERCISES_DIR"]
-    tree = load_content(courses or config["COURSES_DIR"])
+        exercises = exercises or _configured("EXERCISES_DIR", "--exercises")
+    tree = load_content(courses or _configured("COURSES_DIR", "--path"))
     # A course.yml with errors leaves its modules unknown: scenarios naming them would only echo its errors.
     broken = any(error.path.endswith("course.yml") for error in tree.errors)
-    checked = _Checked(tree, exercises, None if broken else {module.slug for module in tree.modules},
-                       errors=list(tree.errors))
+    checked = _Checked(
+        tree, exercises, None if broken else {module.slug for module in tree.modules}, errors=list(tree.errors)
+    )
     if exercises is not None:
         scenarios, problems = load_scenarios(exercises, checked.module_slugs)
         checked.scenarios = len(scenarios)

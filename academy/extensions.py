@@ -1,4 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app()."""
+
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -30,3 +33,13 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 api = Api()
+
+# Models subclass Model, which is db.Model. Flask-SQLAlchemy builds db.Model at run time, which a type checker cannot
+# follow: it checks models against this stand-in, a declarative class with Flask-SQLAlchemy's model attributes.
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskModel
+
+    class Model(_FlaskModel, Base):
+        pass
+else:
+    Model = db.Model

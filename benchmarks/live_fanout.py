@@ -6,6 +6,7 @@ console, and prints when each participant received it. Usage:
 
     python benchmarks/live_fanout.py [--participants 100 500] [--workers 1]
 """
+
 import argparse
 import asyncio
 import json
@@ -45,12 +46,12 @@ def prepare(database_url: str, participants: int) -> dict:
     from academy.accounts.models import Role
     from academy.accounts.services import create_user
     from academy.extensions import db
-    from academy.institutions.services import ensure_countries
+    from academy.learning.models import Module
     from academy.learning.sync import sync_content
+    from academy.organisations.services import ensure_countries
     from academy.tabletop import services
     from academy.tabletop.models import Scenario
     from academy.tabletop.scenario_sync import sync_scenarios
-    from academy.learning.models import Module
 
     app = create_app({"TABLETOP_TICKER": False})
     with app.app_context():
@@ -58,8 +59,14 @@ def prepare(database_url: str, participants: int) -> dict:
         ensure_countries()
         sync_content(ROOT / "courses")
         sync_scenarios(ROOT / "exercises", set(db.session.scalars(db.select(Module.slug))))
-        trainer = create_user(email="trainer@bench.example", name="Bench Trainer", password="fan-out measurement 2026",
-                              institution=None, track=None, roles=(Role.TRAINER,))
+        trainer = create_user(
+            email="trainer@bench.example",
+            name="Bench Trainer",
+            password="fan-out measurement 2026",
+            institution=None,
+            track=None,
+            roles=(Role.TRAINER,),
+        )
         scenario = db.session.scalar(db.select(Scenario).where(Scenario.slug == SCENARIO))
         live = services.create_session(trainer, scenario, "Benchmark", allow_guests=True)
         roles = [r.code for r in services.scenario_of(live).roles]
@@ -72,23 +79,49 @@ def prepare(database_url: str, participants: int) -> dict:
         services.run_command(live, "start", trainer)
         services.run_command(live, "pause", trainer)  # scheduled injects wait; the trainer fires one by hand
         db.session.commit()
-        target = next(i.id for i in services.scenario_of(live).injects
-                      if i.audience == "all" and not i.follow_up and i.offset > 0)
+        target = next(
+            i.id for i in services.scenario_of(live).injects if i.audience == "all" and not i.follow_up and i.offset > 0
+        )
         with app.test_request_context():
             flask_session["_user_id"], flask_session["_fresh"] = trainer.get_id(), True
             csrf = generate_csrf()
             trainer_cookie = serializer.dumps(dict(flask_session))
-        return {"session_id": live.id, "cookies": cookies, "trainer_cookie": trainer_cookie, "csrf": csrf,
-                "inject": target}
+        return {
+            "session_id": live.id,
+            "cookies": cookies,
+            "trainer_cookie": trainer_cookie,
+            "csrf": csrf,
+            "inject": target,
+        }
 
 
 def start_server(database_url: str, port: int, workers: int, extra_env: dict) -> subprocess.Popen:
     # Every participant connects from 127.0.0.1: lift the per-address cap on open streams.
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": SECRET, "LIVE_STREAMS_PER_ADDRESS": "100000",
-           **extra_env}
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gevent", "--workers", str(workers),
-               "--worker-connections", "2000", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-               "--timeout", "120", "--graceful-timeout", "2", "wsgi:app"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET,
+        "LIVE_STREAMS_PER_ADDRESS": "100000",
+        **extra_env,
+    }
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--worker-class",
+        "gevent",
+        "--workers",
+        str(workers),
+        "--worker-connections",
+        "2000",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "2",
+        "wsgi:app",
+    ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -101,12 +134,15 @@ def start_server(database_url: str, port: int, workers: int, extra_env: dict) ->
     raise RuntimeError("the server did not start")
 
 
-async def listen(port: int, path: str, cookie: str, inject: str, connected: asyncio.Event,
-                 counter: list, total: int, arrivals: list) -> None:
+async def listen(
+    port: int, path: str, cookie: str, inject: str, connected: asyncio.Event, counter: list, total: int, arrivals: list
+) -> None:
     """One participant's page: its stream, then what the page does to show the card (nothing, or one fetch)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                 f"Cookie: session={cookie}\r\n\r\n".encode())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        f"Cookie: session={cookie}\r\n\r\n".encode()
+    )
     await writer.drain()
     buffer = b""
     while b"\r\n\r\n" not in buffer or b"retry:" not in buffer:
@@ -123,25 +159,46 @@ async def listen(port: int, path: str, cookie: str, inject: str, connected: asyn
         if not chunk:
             return
         buffer += chunk
-        event = next((block for block in buffer.split(b"\n\n")[:-1]
-                      if b"event: inject.released" in block and needle in block), None)
+        event = next(
+            (block for block in buffer.split(b"\n\n")[:-1] if b"event: inject.released" in block and needle in block),
+            None,
+        )
         if event is not None:
             break
     event_at = time.perf_counter()
     writer.close()
-    data = json.loads(next(line[6:] for line in event.split(b"\n") if line.startswith(b"data: ")))
-    if data.get("card_html"):
-        card_at = event_at  # the card came with the event: the page inserts it
+    # Whether the card came with the event is read from the bytes; its JSON is checked after the measurement
+    # (check_cards): 500 pages share this one process, and each would otherwise wait for the others' parsing.
+    if card_mark(inject) in event:
+        card_at = event_at  # the page inserts it
     else:
-        await fetch(port, data["card_url"], cookie)  # what the page does without it
+        await fetch(port, event_data(event)["card_url"], cookie)  # what the page does without it
         card_at = time.perf_counter()
-    arrivals.append((event_at, card_at))
+    arrivals.append((event_at, card_at, event if card_at == event_at else None))
+
+
+def card_mark(inject: str) -> bytes:
+    """The card's root element as it reads inside the event's JSON."""
+    return json.dumps(f'id="inject-{inject}"')[1:-1].encode()
+
+
+def event_data(event: bytes) -> dict:
+    return json.loads(next(line[6:] for line in event.split(b"\n") if line.startswith(b"data: ")))
+
+
+def check_cards(arrivals: list, inject: str) -> None:
+    """Every card counted as come with its event is the inject's card, in the event's card_html."""
+    for _, _, event in arrivals:
+        if event is not None:
+            assert f'id="inject-{inject}"' in (event_data(event).get("card_html") or ""), event[:300]
 
 
 async def fetch(port: int, path: str, cookie: str) -> bytes:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n"
-                 f"Cookie: session={cookie}\r\n\r\n".encode())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n"
+        f"Cookie: session={cookie}\r\n\r\n".encode()
+    )
     await writer.drain()
     body = await reader.read()
     writer.close()
@@ -152,16 +209,24 @@ async def fetch(port: int, path: str, cookie: str) -> bytes:
 def release(port: int, data: dict) -> None:
     body = f"csrf_token={data['csrf']}&inject_id={data['inject']}".encode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/exercises/sessions/{data['session_id']}/release", data=body, method="POST",
-        headers={"Cookie": f"session={data['trainer_cookie']}", "Accept": "application/json",
-                 "Content-Type": "application/x-www-form-urlencoded"})
+        f"http://127.0.0.1:{port}/exercises/sessions/{data['session_id']}/release",
+        data=body,
+        method="POST",
+        headers={
+            "Cookie": f"session={data['trainer_cookie']}",
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200, response.status
 
 
-def server_memory_mib(server: subprocess.Popen) -> float:
+def server_memory_mib(server: subprocess.Popen) -> tuple[float, float]:
+    """Resident memory of the whole server (arbiter and workers), and of its largest worker."""
     process = psutil.Process(server.pid)
-    return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]) / 2**20
+    workers = [p.memory_info().rss for p in process.children(recursive=True)]
+    return (process.memory_info().rss + sum(workers)) / 2**20, max(workers, default=0) / 2**20
 
 
 async def measure(port: int, data: dict) -> tuple[list[float], list[float]]:
@@ -169,8 +234,10 @@ async def measure(port: int, data: dict) -> tuple[list[float], list[float]]:
     total = len(data["cookies"])
     connected, counter, arrivals = asyncio.Event(), [0], []
     path = f"/exercises/sessions/{data['session_id']}/stream?view=participant"
-    tasks = [asyncio.create_task(listen(port, path, cookie, data["inject"], connected, counter, total, arrivals))
-             for cookie in data["cookies"]]
+    tasks = [
+        asyncio.create_task(listen(port, path, cookie, data["inject"], connected, counter, total, arrivals))
+        for cookie in data["cookies"]
+    ]
     await asyncio.wait_for(connected.wait(), timeout=120)
     await asyncio.sleep(1.0)  # let every stream finish its catch-up and wait on the broker
     sent = time.perf_counter()
@@ -178,7 +245,8 @@ async def measure(port: int, data: dict) -> tuple[list[float], list[float]]:
     await asyncio.wait(tasks, timeout=30)
     for task in tasks:
         task.cancel()
-    return ([(event - sent) * 1000 for event, _ in arrivals], [(card - sent) * 1000 for _, card in arrivals])
+    check_cards(arrivals, data["inject"])
+    return ([(event - sent) * 1000 for event, _, _ in arrivals], [(card - sent) * 1000 for _, card, _ in arrivals])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -195,7 +263,7 @@ def run(participants: int, workers: int, extra_env: dict) -> dict:
         server = start_server(database_url, port, workers, extra_env)
         try:
             latencies, cards = asyncio.run(measure(port, data))
-            memory = server_memory_mib(server)
+            memory, worker_memory = server_memory_mib(server)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -205,12 +273,18 @@ def run(participants: int, workers: int, extra_env: dict) -> dict:
                 server.wait()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return {"participants": participants, "workers": workers, "received": len(latencies),
-            "p50": percentile(latencies, 0.5) if latencies else float("nan"),
-            "p95": percentile(latencies, 0.95) if latencies else float("nan"),
-            "max": max(latencies) if latencies else float("nan"), "memory": memory,
-            "card_p50": percentile(cards, 0.5) if cards else float("nan"),
-            "card_p95": percentile(cards, 0.95) if cards else float("nan")}
+    return {
+        "participants": participants,
+        "workers": workers,
+        "received": len(latencies),
+        "p50": percentile(latencies, 0.5) if latencies else float("nan"),
+        "p95": percentile(latencies, 0.95) if latencies else float("nan"),
+        "max": max(latencies) if latencies else float("nan"),
+        "memory": memory,
+        "worker_memory": worker_memory,
+        "card_p50": percentile(cards, 0.5) if cards else float("nan"),
+        "card_p95": percentile(cards, 0.95) if cards else float("nan"),
+    }
 
 
 def main() -> None:
@@ -220,15 +294,21 @@ def main() -> None:
     args = parser.parse_args()
     extra_env = {"REDIS_URL": os.environ["REDIS_URL"]} if os.environ.get("REDIS_URL") else {}
     rows = [run(n, w, extra_env) for w in args.workers for n in args.participants]
-    print(f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"gunicorn gevent worker")
+    print(
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"gunicorn gevent worker"
+    )
     print("event: release to the event in the stream; card: release to the inject's card in the page")
-    print(f"{'participants':>12} {'workers':>7} {'received':>8} {'event p50':>9} {'event p95':>9} {'event max':>9} "
-          f"{'card p50':>8} {'card p95':>8} {'server MiB':>10}")
+    print(
+        f"{'participants':>12} {'workers':>7} {'received':>8} {'event p50':>9} {'event p95':>9} {'event max':>9} "
+        f"{'card p50':>8} {'card p95':>8} {'server MiB':>10} {'worker MiB':>10}"
+    )
     for row in rows:
-        print(f"{row['participants']:>12} {row['workers']:>7} {row['received']:>8} {row['p50']:>9.1f} "
-              f"{row['p95']:>9.1f} {row['max']:>9.1f} {row['card_p50']:>8.1f} {row['card_p95']:>8.1f} "
-              f"{row['memory']:>10.1f}")
+        print(
+            f"{row['participants']:>12} {row['workers']:>7} {row['received']:>8} {row['p50']:>9.1f} "
+            f"{row['p95']:>9.1f} {row['max']:>9.1f} {row['card_p50']:>8.1f} {row['card_p95']:>8.1f} "
+            f"{row['memory']:>10.1f} {row['worker_memory']:>10.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 
 The fan-out benchmark also runs with two workers when their events can travel between processes: with REDIS_URL
 set, or else a throw-away Debian `redis-server` (no persistence, loopback port) started here when it is installed.
+The page benchmark loads its servers with Debian's wrk and hey: `make bench-deps` installs them (`make bench` runs
+this script after installing everything).
 """
 import argparse
 import os
@@ -48,12 +50,15 @@ def start_redis(folder: str) -> tuple[subprocess.Popen | None, str | None]:
 def runs(quick: bool, multiworker: bool) -> list[tuple[str, list[str]]]:
     workers = ["--workers", "1", "2"] if multiworker else ["--workers", "1"]
     if quick:
-        return [("page_throughput.py", ["--seconds", "2", "--warmup", "0.5", "--clients", "5"]),
+        return [("page_throughput.py", ["--seconds", "2", "--warmup", "0.5", "--rounds", "1", "--rate-seconds", "2",
+                                        "--workers", "1"]),
                 ("live_fanout.py", ["--participants", "20", *workers]),
-                ("completion_report.py", ["--learners", "300", "--runs", "1"])]
-    return [("page_throughput.py", ["--rounds", "3"]),
+                ("completion_report.py", ["--learners", "300", "--runs", "1"]),
+                ("report_load.py", ["--staff", "300", "--streams", "5", "--seconds", "5", "--rate", "20"])]
+    return [("page_throughput.py", ["--rounds", "3", "--workers", "1", "2"]),
             ("live_fanout.py", ["--participants", "100", "500", *workers]),
-            ("completion_report.py", [])]
+            ("completion_report.py", []),
+            ("report_load.py", [])]
 
 
 def main() -> int:

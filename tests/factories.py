@@ -5,8 +5,8 @@ from types import SimpleNamespace
 from academy.accounts.models import Role, Track
 from academy.accounts.services import create_user, issue_token  # noqa: F401 (re-exported for tests)
 from academy.extensions import db
-from academy.institutions.models import Country, Sector
-from academy.institutions.services import create_institution
+from academy.organisations.models import Country, Sector
+from academy.organisations.services import create_institution
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)

@@ -9,17 +9,17 @@ from random import Random
 from types import SimpleNamespace
 
 import pytest
-from werkzeug.datastructures import MultiDict
 from flask_migrate import downgrade, stamp, upgrade
+from werkzeug.datastructures import MultiDict
 
 from academy import create_app
 from academy.accounts.models import User
 from academy.extensions import db
-from academy.institutions.models import Institution
 from academy.institutions.reporting import completion_report
 from academy.learning import quiz, services
 from academy.learning.certificates import issue_certificate, revoke
 from academy.learning.models import Certificate, Course
+from academy.organisations.models import Institution
 from academy.tabletop import services as live
 from academy.tabletop.models import LiveSession, Scenario
 from academy.tabletop.report import after_action_report

@@ -1,7 +1,7 @@
 from academy.accounts.models import Role, User, find_user_by_email
 from academy.extensions import db
-from academy.institutions.models import Institution
-from academy.institutions.services import COUNTRIES
+from academy.organisations.models import Institution
+from academy.organisations.services import COUNTRIES
 
 
 def test_create_admin(runner):

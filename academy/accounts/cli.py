@@ -1,4 +1,5 @@
 """Command-line account management."""
+
 import click
 
 from academy.accounts.emails import EmailAddressError, canonical_email
@@ -6,14 +7,15 @@ from academy.accounts.models import Role, find_user_by_email
 from academy.accounts.services import AccountError, create_user, set_roles
 from academy.core import audit
 from academy.extensions import db
-from academy.institutions.services import ensure_countries
+from academy.organisations.services import ensure_countries
 
 
 @click.command("create-admin")
 @click.option("--email", prompt=True, help="E-mail address of the new platform admin.")
 @click.option("--name", prompt=True, help="Full name.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Password (asked for when omitted).")
+@click.option(
+    "--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Password (asked for when omitted)."
+)
 def create_admin(email, name, password):
     """Create a platform admin, or grant the admin role to an existing account."""
     try:
@@ -29,8 +31,7 @@ def create_admin(email, name, password):
         click.echo(f"{user.email} already existed; it now holds the platform admin role.")
         return
     try:
-        user = create_user(email=email, name=name, password=password, institution=None, track=None,
-                           roles=(Role.ADMIN,))
+        user = create_user(email=email, name=name, password=password, institution=None, track=None, roles=(Role.ADMIN,))
     except AccountError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error

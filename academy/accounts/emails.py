@@ -1,4 +1,5 @@
 """One form per e-mail address: the form stored, registered, imported and looked up, so one person has one account."""
+
 import re
 import unicodedata
 
@@ -32,9 +33,12 @@ def canonical_email(address: str) -> str:
     except EmailNotValidError as error:
         raise EmailAddressError(_("Not a valid e-mail address.")) from error
     if any(len(_scripts(part)) > 1 for part in [checked.local_part, *checked.domain.split(".")]):
-        raise EmailAddressError(_(
-            "This address mixes letters of different alphabets (for example a Cyrillic \u201c\u0430\u201d among "
-            "Latin letters), so it could be mistaken for another address. Type it in one alphabet."))
+        raise EmailAddressError(
+            _(
+                "This address mixes letters of different alphabets (for example a Cyrillic \u201c\u0430\u201d among "
+                "Latin letters), so it could be mistaken for another address. Type it in one alphabet."
+            )
+        )
     return checked.normalized
 
 

@@ -1,4 +1,5 @@
 """Account e-mail, sent by the job worker: a request that asks for it answers without waiting for the mail server."""
+
 from flask_babel import gettext as _
 
 from academy.accounts import services
@@ -25,9 +26,16 @@ def send_password_reset(email: str, requested_from: str | None) -> None:
     if user is None or not user.active:
         return
     link = absolute_url("accounts.reset_password", token=services.make_reset_token(user))
-    services.send_mail(user.email, _("Reset your academy password"),
-                       _("Open this link within an hour to choose a new password:\n\n%(link)s\n\n"
-                         "If you did not ask for this, ignore this message.", link=link))
-    audit.record("password.reset_request", actor=user, target=user.email, institution_id=user.institution_id,
-                 ip=requested_from)
+    services.send_mail(
+        user.email,
+        _("Reset your academy password"),
+        _(
+            "Open this link within an hour to choose a new password:\n\n%(link)s\n\n"
+            "If you did not ask for this, ignore this message.",
+            link=link,
+        ),
+    )
+    audit.record(
+        "password.reset_request", actor=user, target=user.email, institution_id=user.institution_id, ip=requested_from
+    )
     db.session.commit()

@@ -1,4 +1,5 @@
 """Users, their roles, their sign-in throttling and their API tokens."""
+
 import enum
 from datetime import datetime
 
@@ -9,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from academy.accounts.emails import normalise_email
 from academy.core.models import TimestampMixin, utcnow
-from academy.extensions import db
-from academy.institutions.models import Institution
+from academy.extensions import Model, db
+from academy.organisations.models import Institution
 
 
 class Role(str, enum.Enum):
@@ -53,14 +54,14 @@ TRACK_LABELS = {
 }
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_role"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16), primary_key=True)
 
 
-class User(UserMixin, TimestampMixin, db.Model):
+class User(UserMixin, TimestampMixin, Model):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,7 +107,7 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(db.select(User).where(User.email == normalise_email(email)))
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed sign-ins for one e-mail address (known or not) from one client, and until when that client waits."""
 
     __tablename__ = "login_throttle"
@@ -119,19 +120,16 @@ class LoginThrottle(db.Model):
     blocked_until: Mapped[datetime | None]
 
 
-class ApiToken(TimestampMixin, db.Model):
+class ApiToken(TimestampMixin, Model):
     """A bearer token of a person or of an institution (exactly one); only its SHA-256 digest is stored."""
 
     __tablename__ = "api_token"
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (institution_id IS NULL)", name="one_owner"),
-    )
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (institution_id IS NULL)", name="one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     # An institution's token outlives the manager who created it: it belongs to the institution.
-    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"),
-                                                       index=True)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(12))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -148,4 +146,3 @@ class ApiToken(TimestampMixin, db.Model):
     def revoke(self) -> None:
         if self.revoked_at is None:
             self.revoked_at = utcnow()
-

@@ -1,4 +1,5 @@
 """Account services: registration, sign-in with throttling, passwords, roles, API tokens."""
+
 import functools
 import hashlib
 import ipaddress
@@ -22,17 +23,44 @@ from academy.accounts.models import ApiToken, LoginThrottle, Role, Track, User, 
 from academy.core import audit
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.institutions.models import Institution
+from academy.organisations.models import Institution
 
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 10
 COMMON_PASSWORDS = frozenset(
-    """password passw0rd password1 password123 123456789 1234567890 12345678910 qwertyuiop
-    qwerty1234 qwerty12345 iloveyou1 letmein123 welcome123 administrator admin12345
-    changeme123 trustno1234 football12 baseball12 sunshine12 princess12 1q2w3e4r5t
-    zaq12wsxcde abcdefghij abc1234567 aaaaaaaaaa 0000000000 1111111111 cybersecurity
-    securepassword""".split()
+    [
+        "password",
+        "passw0rd",
+        "password1",
+        "password123",
+        "123456789",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "qwerty1234",
+        "qwerty12345",
+        "iloveyou1",
+        "letmein123",
+        "welcome123",
+        "administrator",
+        "admin12345",
+        "changeme123",
+        "trustno1234",
+        "football12",
+        "baseball12",
+        "sunshine12",
+        "princess12",
+        "1q2w3e4r5t",
+        "zaq12wsxcde",
+        "abcdefghij",
+        "abc1234567",
+        "aaaaaaaaaa",
+        "0000000000",
+        "1111111111",
+        "cybersecurity",
+        "securepassword",
+    ]
 )
 
 
@@ -69,8 +97,9 @@ def new_nonce() -> str:
     return secrets.token_hex(8)
 
 
-def create_user(*, email: str, name: str, password: str, institution: Institution | None,
-                track: Track | None, roles=(Role.LEARNER,)) -> User:
+def create_user(
+    *, email: str, name: str, password: str, institution: Institution | None, track: Track | None, roles=(Role.LEARNER,)
+) -> User:
     """Create a user; raises AccountError for an unusable or taken e-mail or a weak password."""
     try:
         email = canonical_email(email)
@@ -81,8 +110,14 @@ def create_user(*, email: str, name: str, password: str, institution: Institutio
     problem = password_problem(password, email)
     if problem:
         raise AccountError(problem)
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password),
-                institution=institution, track=track, session_nonce=new_nonce())
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        institution=institution,
+        track=track,
+        session_nonce=new_nonce(),
+    )
     user.role_rows = [UserRole(role=role) for role in roles]
     db.session.add(user)
     db.session.flush()
@@ -104,9 +139,11 @@ def register(*, email, name, password, invitation_code, track) -> User:
     if institution is None:
         raise AccountError(
             _("This invitation code is not valid. Ask your institution's manager for the current one."),
-            "invitation_code")
-    user = create_user(email=email, name=name, password=password, institution=institution,
-                       track=Track(track), roles=(Role.LEARNER,))
+            "invitation_code",
+        )
+    user = create_user(
+        email=email, name=name, password=password, institution=institution, track=Track(track), roles=(Role.LEARNER,)
+    )
     audit.record("account.register", actor=user, target=user.email, institution_id=institution.id)
     return user
 
@@ -126,8 +163,12 @@ def authenticate(email: str, password: str, source: str | None) -> LoginResult:
     # Known and unknown addresses are counted, refused and answered alike: no answer tells which exist.
     wait = _wait(throttle, now)
     if wait is not None:
-        audit.record("login.locked", actor=user, target=normalise_email(email)[:255],
-                     institution_id=user.institution_id if user else None)
+        audit.record(
+            "login.locked",
+            actor=user,
+            target=normalise_email(email)[:255],
+            institution_id=user.institution_id if user else None,
+        )
         return LoginResult(None, _wait_message(wait))
     if user is None:
         # Hash anyway so that response time does not reveal which e-mails exist.
@@ -137,12 +178,14 @@ def authenticate(email: str, password: str, source: str | None) -> LoginResult:
         return LoginResult(None, _failure_message(wait))
     if not check_password_hash(user.password_hash, password):
         wait = _count_failure(throttle, digest, client, now)
-        audit.record("login.failure", actor=user, target=user.email,
-                     institution_id=user.institution_id, reason="password")
+        audit.record(
+            "login.failure", actor=user, target=user.email, institution_id=user.institution_id, reason="password"
+        )
         return LoginResult(None, _failure_message(wait))
     if not user.active:
-        audit.record("login.failure", actor=user, target=user.email,
-                     institution_id=user.institution_id, reason="inactive")
+        audit.record(
+            "login.failure", actor=user, target=user.email, institution_id=user.institution_id, reason="inactive"
+        )
         return LoginResult(None, _("This account has been deactivated. Contact your institution's manager."))
     if throttle is not None:
         db.session.delete(throttle)  # this client's count starts again; other clients' counts are theirs
@@ -174,9 +217,11 @@ def _wait(throttle: LoginThrottle | None, now: datetime) -> timedelta | None:
 
 
 def _wait_message(wait: timedelta) -> str:
-    return ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                    "Too many failed attempts. Try again in %(num)d minutes.",
-                    max(1, math.ceil(wait.total_seconds() / 60)))
+    return ngettext(
+        "Too many failed attempts. Try again in %(num)d minute.",
+        "Too many failed attempts. Try again in %(num)d minutes.",
+        max(1, math.ceil(wait.total_seconds() / 60)),
+    )
 
 
 def _failure_message(wait: timedelta | None) -> str:
@@ -187,10 +232,14 @@ def _count_failure(throttle: LoginThrottle | None, digest: str, client: str, now
     """One more failure of this client for this address; past the allowance, each one doubles the wait (returned)."""
     config = current_app.config
     forgotten = now - config["LOGIN_FAILURE_MEMORY"]
-    db.session.execute(db.delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < forgotten,
-        db.or_(LoginThrottle.email_digest != digest, LoginThrottle.source != client),
-    ).execution_options(synchronize_session=False))
+    db.session.execute(
+        db.delete(LoginThrottle)
+        .where(
+            LoginThrottle.last_failure_at < forgotten,
+            db.or_(LoginThrottle.email_digest != digest, LoginThrottle.source != client),
+        )
+        .execution_options(synchronize_session=False)
+    )
     throttle = throttle or _new_throttle(digest, client, now)
     if throttle.last_failure_at < forgotten:
         throttle.failures, throttle.blocked_until = 0, None
@@ -210,7 +259,9 @@ def _new_throttle(digest: str, client: str, now: datetime) -> LoginThrottle:
             throttle = LoginThrottle(email_digest=digest, source=client, failures=0, last_failure_at=now)
             db.session.add(throttle)
     except IntegrityError:  # another request of the same client counted first
-        throttle = db.session.get(LoginThrottle, (digest, client))
+        counted = db.session.get(LoginThrottle, (digest, client))
+        assert counted is not None  # the clash means that request has just committed this row
+        throttle = counted
     return throttle
 
 
@@ -233,8 +284,13 @@ def revoke_personal_tokens(user: User) -> None:
     live = db.select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     for token in db.session.scalars(live):
         token.revoke()
-        audit.record("token.revoke", actor=user, target=f"token {token.prefix}", institution_id=user.institution_id,
-                     reason="password")
+        audit.record(
+            "token.revoke",
+            actor=user,
+            target=f"token {token.prefix}",
+            institution_id=user.institution_id,
+            reason="password",
+        )
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

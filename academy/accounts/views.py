@@ -1,11 +1,18 @@
 """Sign-in, registration, password changes and personal API tokens."""
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from academy.accounts import jobs, services
-from academy.accounts.forms import (ChangePasswordForm, LoginForm, RegisterForm, ResetPasswordForm,
-                                    ResetRequestForm, TokenForm)
+from academy.accounts.forms import (
+    ChangePasswordForm,
+    LoginForm,
+    RegisterForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    TokenForm,
+)
 from academy.accounts.models import ApiToken
 from academy.core import audit
 from academy.core.permissions import PUBLIC, SIGNED_IN, allow
@@ -70,8 +77,13 @@ def register():
     form = RegisterForm(invitation_code=request.args.get("code", ""))
     if form.validate_on_submit():
         try:
-            user = services.register(email=form.email.data, name=form.name.data, password=form.password.data,
-                                     invitation_code=form.invitation_code.data, track=form.track.data)
+            user = services.register(
+                email=form.email.data,
+                name=form.name.data,
+                password=form.password.data,
+                invitation_code=form.invitation_code.data,
+                track=form.track.data,
+            )
         except services.AccountError as error:
             db.session.rollback()
             form[error.field].errors.append(str(error))
@@ -110,8 +122,13 @@ def change_password():
                 audit.record("password.change", target=current_user.email, institution_id=current_user.institution_id)
                 _start_session(current_user._get_current_object())
                 db.session.commit()
-                flash(_("Your password has been changed. Other devices have been signed out and your personal API "
-                        "tokens revoked."), "success")
+                flash(
+                    _(
+                        "Your password has been changed. Other devices have been signed out and your personal API "
+                        "tokens revoked."
+                    ),
+                    "success",
+                )
                 return redirect(url_for("accounts.profile"))
     return render_template("accounts/change_password.html", form=form)
 
@@ -125,8 +142,13 @@ def request_reset():
     if form.validate_on_submit():
         # The job looks the address up and mails; the request only enqueues, alike for every address.
         jobs.send_password_reset(form.email.data, request.remote_addr)
-        flash(_("If an account exists for that address, we have sent it a link to reset the password. "
-                "The link works for one hour."), "info")
+        flash(
+            _(
+                "If an account exists for that address, we have sent it a link to reset the password. "
+                "The link works for one hour."
+            ),
+            "info",
+        )
         return redirect(url_for("accounts.login"))
     return render_template("accounts/request_reset.html", form=form)
 
@@ -148,8 +170,9 @@ def reset_password(token):
         else:
             audit.record("password.reset", actor=user, target=user.email, institution_id=user.institution_id)
             db.session.commit()
-            flash(_("Your password has been reset and your personal API tokens revoked. You can sign in now."),
-                  "success")
+            flash(
+                _("Your password has been reset and your personal API tokens revoked. You can sign in now."), "success"
+            )
             return redirect(url_for("accounts.login"))
     return render_template("accounts/reset_password.html", form=form)
 
@@ -167,8 +190,7 @@ def create_token():
     tokens = db.session.scalars(
         db.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.created_at.desc())
     ).all()
-    return render_template("accounts/profile.html", tokens=tokens, token_form=TokenForm(formdata=None),
-                           new_token=raw)
+    return render_template("accounts/profile.html", tokens=tokens, token_form=TokenForm(formdata=None), new_token=raw)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -180,5 +202,5 @@ def revoke_token(token_id):
         token.revoke()
         audit.record("token.revoke", target=f"token {token.prefix}", institution_id=current_user.institution_id)
         db.session.commit()
-        flash(_("The token \"%(name)s\" has been revoked.", name=token.name), "success")
+        flash(_('The token "%(name)s" has been revoked.', name=token.name), "success")
     return redirect(url_for("accounts.profile"))

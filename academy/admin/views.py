@@ -1,4 +1,5 @@
 """Platform admin pages: institutions, users, audit log."""
+
 from datetime import datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,8 +16,8 @@ from academy.core.models import AuditEvent, utcnow
 from academy.core.pagination import paginate, query_id
 from academy.core.permissions import allow
 from academy.extensions import db
-from academy.institutions import services as institutions
-from academy.institutions.models import Country, Institution, Sector
+from academy.organisations import services as institutions
+from academy.organisations.models import Country, Institution, Sector
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,8 +36,8 @@ def index():
         "users": db.session.scalar(db.select(db.func.count(User.id))),
         "active_users": db.session.scalar(db.select(db.func.count(User.id)).where(User.active.is_(True))),
         "events_today": db.session.scalar(
-            db.select(db.func.count(AuditEvent.id)).where(
-                AuditEvent.at >= datetime.combine(utcnow().date(), time.min))),
+            db.select(db.func.count(AuditEvent.id)).where(AuditEvent.at >= datetime.combine(utcnow().date(), time.min))
+        ),
     }
     recent = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.at.desc()).limit(8)).all()
     return render_template("admin/index.html", figures=figures, recent=recent, actions=audit.ACTIONS)
@@ -55,12 +56,26 @@ def institution_list():
         query = query.where(Institution.sector == Sector(sector))
     page = paginate(query)
     ids = [institution.id for institution in page.items]
-    staff_counts = dict(db.session.execute(
-        db.select(User.institution_id, db.func.count(User.id)).where(User.institution_id.in_(ids))
-        .group_by(User.institution_id)).all()) if ids else {}
-    return render_template("admin/institutions.html", page=page, staff_counts=staff_counts,
-                           countries=institutions.countries(),
-                           sectors=list(Sector), country=country, sector=sector)
+    staff_counts = (
+        dict(
+            db.session.execute(
+                db.select(User.institution_id, db.func.count(User.id))
+                .where(User.institution_id.in_(ids))
+                .group_by(User.institution_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return render_template(
+        "admin/institutions.html",
+        page=page,
+        staff_counts=staff_counts,
+        countries=institutions.countries(),
+        sectors=list(Sector),
+        country=country,
+        sector=sector,
+    )
 
 
 def _institution_form(institution=None):
@@ -80,13 +95,15 @@ def new_institution():
     if form.validate_on_submit():
         try:
             institution = institutions.create_institution(
-                name=form.name.data, country=db.get_or_404(Country, form.country.data), sector=form.sector.data)
+                name=form.name.data, country=db.get_or_404(Country, form.country.data), sector=form.sector.data
+            )
         except institutions.InstitutionError as error:
             form.name.errors.append(str(error))
         else:
             db.session.commit()
-            flash(_("Institution created. Its invitation code is %(code)s.", code=institution.invitation_code),
-                  "success")
+            flash(
+                _("Institution created. Its invitation code is %(code)s.", code=institution.invitation_code), "success"
+            )
             return redirect(url_for("admin.edit_institution", institution_id=institution.id))
     return render_template("admin/institution_form.html", form=form, institution=None)
 
@@ -99,9 +116,13 @@ def edit_institution(institution_id):
     form = _institution_form(institution)
     if form.validate_on_submit():
         try:
-            institutions.update_institution(institution, name=form.name.data,
-                                            country=db.get_or_404(Country, form.country.data),
-                                            sector=form.sector.data, active=form.active.data)
+            institutions.update_institution(
+                institution,
+                name=form.name.data,
+                country=db.get_or_404(Country, form.country.data),
+                sector=form.sector.data,
+                active=form.active.data,
+            )
         except institutions.InstitutionError as error:
             form.name.errors.append(str(error))
         else:
@@ -118,8 +139,9 @@ def user_list():
     query = db.select(User).order_by(User.name)
     search = request.args.get("q", "").strip()[:100]
     if search:
-        query = query.where(db.or_(db.func.lower(User.name).like(f"%{search.lower()}%"),
-                                   User.email.like(f"%{fold_email(search)}%")))
+        query = query.where(
+            db.or_(db.func.lower(User.name).like(f"%{search.lower()}%"), User.email.like(f"%{fold_email(search)}%"))
+        )
     role = request.args.get("role", "")
     if role in {r.value for r in Role}:
         query = query.where(User.id.in_(db.select(UserRole.user_id).where(UserRole.role == Role(role))))
@@ -130,9 +152,16 @@ def user_list():
     if status in ("active", "inactive"):
         query = query.where(User.active.is_(status == "active"))
     page = paginate(query)
-    return render_template("admin/users.html", page=page, search=search, role=role, roles=list(Role),
-                           institution_id=institution_id, status=status,
-                           institution_choices=_institution_choices(_("Any institution")))
+    return render_template(
+        "admin/users.html",
+        page=page,
+        search=search,
+        role=role,
+        roles=list(Role),
+        institution_id=institution_id,
+        status=status,
+        institution_choices=_institution_choices(_("Any institution")),
+    )
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -176,8 +205,9 @@ def _apply_user_change(user, form):
     user.track = Track(form.track.data) if form.track.data else None
     if user.active != form.active.data:
         user.active = form.active.data
-        audit.record("user.activate" if user.active else "user.deactivate", target=user.email,
-                     institution_id=user.institution_id)
+        audit.record(
+            "user.activate" if user.active else "user.deactivate", target=user.email, institution_id=user.institution_id
+        )
 
 
 @bp.get("/audit")

@@ -4,6 +4,7 @@ Two kinds of token: a person's (g.api_user is that person) and an institution's 
 g.api_institution_id is its institution). An institution token is accepted only by views that declare
 INSTITUTION_TOKENS, and those views must check the institution through `api_caller()` and scope_to_user.
 """
+
 from datetime import timedelta
 from functools import wraps
 
@@ -59,8 +60,11 @@ def api_allow(*who):
                 _authenticate()
                 if g.api_user is None:
                     if INSTITUTION_TOKENS not in who:
-                        abort(403, description="An institution token can only read its own institution's "
-                                               "members, progress and completion report.")
+                        abort(
+                            403,
+                            description="An institution token can only read its own institution's "
+                            "members, progress and completion report.",
+                        )
                 elif SIGNED_IN not in who and not g.api_user.has_role(*who):
                     abort(403, description="Your roles do not allow this request.")
             return view(*args, **kwargs)

@@ -1,4 +1,5 @@
 """Request bodies the API cannot parse are the client's error (400), however they fail."""
+
 import json
 
 from flask_smorest import Blueprint

@@ -1,4 +1,5 @@
 """Writing to the audit trail; the caller's transaction commits it."""
+
 from flask import has_request_context, request
 from flask_login import current_user
 
@@ -30,8 +31,15 @@ ACTIONS = {
 }
 
 
-def record(action: str, *, actor=None, target: str | None = None,
-           institution_id: int | None = None, ip: str | None = None, **detail) -> AuditEvent:
+def record(
+    action: str,
+    *,
+    actor=None,
+    target: str | None = None,
+    institution_id: int | None = None,
+    ip: str | None = None,
+    **detail,
+) -> AuditEvent:
     """Add an audit event to the session; the request's single commit persists it (`ip`: a job's requester's)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")

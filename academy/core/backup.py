@@ -10,6 +10,7 @@ A restore goes into an empty database migrated to the same revision, in one tran
 a table not restored yet (scenario.current_version_id ↔ scenario_version) is written NULL first and set once every row
 is in; on PostgreSQL each id sequence then continues after the largest restored id.
 """
+
 import base64
 import enum
 import gzip
@@ -39,8 +40,8 @@ class BackupError(click.ClickException):
     """A backup or restore that cannot go ahead; the message says why and what to do."""
 
 
-def schema_head() -> str:
-    """The newest revision of the migrations this code ships with."""
+def schema_head() -> str | None:
+    """The newest revision of the migrations this code ships with (None if it shipped none)."""
     config = current_app.extensions["migrate"].migrate.get_config()
     return ScriptDirectory.from_config(config).get_current_head()
 
@@ -49,8 +50,9 @@ def database_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-# Not data: the health check rewrites its probe row every few seconds (core/health.py), in any database.
-NOT_BACKED_UP = {"health_probe"}
+# Not data: the health check rewrites its probe row every few seconds (core/health.py), in any database, and the
+# lease names the process of this database's server that releases scheduled injects (tabletop/ticker.py).
+NOT_BACKED_UP = {"health_probe", "ticker_lease"}
 
 
 def tables():
@@ -58,6 +60,7 @@ def tables():
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
+
 
 def encode(value):
     """A column value as JSON can carry it; `decoder(column)` turns it back."""
@@ -81,12 +84,19 @@ def write_backup(path: Path) -> dict[str, int]:
         revision = database_revision(connection)
         head = schema_head()
         if revision != head:
-            raise BackupError(f"The database is at revision {revision or '(none)'} but this code's schema is {head}: "
-                              "run `flask db upgrade` first (a database made without migrations: `flask db stamp "
-                              "head`).")
-        header = {"format": FORMAT, "version": VERSION, "revision": revision, "dialect": connection.dialect.name,
-                  "created_at": utcnow().isoformat(timespec="seconds") + "Z",
-                  "tables": [table.name for table in tables()]}
+            raise BackupError(
+                f"The database is at revision {revision or '(none)'} but this code's schema is {head}: "
+                "run `flask db upgrade` first (a database made without migrations: `flask db stamp "
+                "head`)."
+            )
+        header = {
+            "format": FORMAT,
+            "version": VERSION,
+            "revision": revision,
+            "dialect": connection.dialect.name,
+            "created_at": utcnow().isoformat(timespec="seconds") + "Z",
+            "tables": [table.name for table in tables()],
+        }
         try:
             with gzip.open(partial, "wt", encoding="utf-8") as out:
                 out.write(_line(header))
@@ -126,6 +136,7 @@ def _line(item) -> str:
 
 
 # --- reading ---------------------------------------------------------------------------------------------------------
+
 
 def decoder(column):
     """The function that turns a value of `encode` back into what the column holds."""
@@ -172,8 +183,9 @@ def _read_header(lines) -> dict:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise BackupError("This is not an academy backup (no header line).")
     if header.get("version") != VERSION:
-        raise BackupError(f"Backup format version {header.get('version')} is not supported (this code reads "
-                          f"version {VERSION}).")
+        raise BackupError(
+            f"Backup format version {header.get('version')} is not supported (this code reads version {VERSION})."
+        )
     return header
 
 
@@ -181,16 +193,20 @@ def _check_target(connection: Connection, header: dict) -> None:
     """Refuse a database at another revision or with any row in it."""
     revision, head = database_revision(connection), schema_head()
     if header["revision"] != head:
-        raise BackupError(f"The backup is of schema revision {header['revision']}, this code's is {head}: restore "
-                          "with the version of the academy that wrote the backup, then upgrade.")
+        raise BackupError(
+            f"The backup is of schema revision {header['revision']}, this code's is {head}: restore "
+            "with the version of the academy that wrote the backup, then upgrade."
+        )
     if revision != header["revision"]:
-        raise BackupError(f"The database is at revision {revision or '(none)'}, the backup at {header['revision']}: "
-                          "run `flask db upgrade` on an empty database first.")
-    filled = [table.name for table in tables()
-              if connection.scalar(select(func.count()).select_from(table))]
+        raise BackupError(
+            f"The database is at revision {revision or '(none)'}, the backup at {header['revision']}: "
+            "run `flask db upgrade` on an empty database first."
+        )
+    filled = [table.name for table in tables() if connection.scalar(select(func.count()).select_from(table))]
     if filled:
-        raise BackupError(f"The database is not empty (rows in {', '.join(filled)}): restore only into a new, "
-                          "migrated database.")
+        raise BackupError(
+            f"The database is not empty (rows in {', '.join(filled)}): restore only into a new, migrated database."
+        )
 
 
 def _insert_all(connection: Connection, lines) -> tuple[dict[str, int], dict]:
@@ -198,7 +214,7 @@ def _insert_all(connection: Connection, lines) -> tuple[dict[str, int], dict]:
     counts: dict[str, int] = {}
     deferred: dict = {}
     loaded: set[str] = set()
-    table, batch, plan = None, [], None
+    batch, plan = [], None
     for number, raw in enumerate(lines, start=2):
         item = json.loads(raw)
         if isinstance(item, list):
@@ -208,12 +224,12 @@ def _insert_all(connection: Connection, lines) -> tuple[dict[str, int], dict]:
             if len(batch) >= BATCH:
                 plan.insert(connection, batch)
                 batch = []
-            counts[table.name] += 1
+            counts[plan.table.name] += 1
             continue
         if plan is not None:
             plan.insert(connection, batch)
             batch = []
-            loaded.add(table.name)
+            loaded.add(plan.table.name)
         if item.get("end"):
             _check_counts(counts, item.get("rows", {}))
             return counts, deferred
@@ -244,17 +260,23 @@ class _TablePlan:
             raise BackupError(f"Table {table.name} has no column {', '.join(unknown)} in this schema.")
         self.table, self.columns, self.deferred = table, columns, deferred
         self.decoders = [decoder(table.columns[name]) for name in columns]
-        self.later = {n for n, name in enumerate(columns)
-                      if any(fk.column.table.name not in loaded for fk in table.columns[name].foreign_keys)}
+        self.later = {
+            n
+            for n, name in enumerate(columns)
+            if any(fk.column.table.name not in loaded for fk in table.columns[name].foreign_keys)
+        }
         self.keys = [columns.index(column.name) for column in table.primary_key.columns]
         # Parameters named p0, p1 … (not after the columns, which SQLAlchemy keeps for itself); JSON columns take
         # None as SQL NULL, as an absent value was stored.
-        self.statement = table.insert().values({
-            name: bindparam(f"p{n}", type_=_bind_type(table.columns[name])) for n, name in enumerate(columns)})
+        self.statement = table.insert().values(
+            {name: bindparam(f"p{n}", type_=_bind_type(table.columns[name])) for n, name in enumerate(columns)}
+        )
 
     def row(self, values: list) -> dict:
-        values = [value if value is None or convert is None else convert(value)
-                  for value, convert in zip(values, self.decoders)]
+        values = [
+            value if value is None or convert is None else convert(value)
+            for value, convert in zip(values, self.decoders, strict=False)
+        ]
         if self.later:
             held = {self.columns[n]: values[n] for n in self.later if values[n] is not None}
             if held:
@@ -286,12 +308,18 @@ def _reset_sequences(connection: Connection) -> None:
             continue
         quoted = connection.dialect.identifier_preparer.format_table(table)
         connection.execute(
-            select(func.setval(func.pg_get_serial_sequence(quoted, column.name),
-                               func.coalesce(func.max(column), 1), func.max(column).is_not(None)))
-            .select_from(table))
+            select(
+                func.setval(
+                    func.pg_get_serial_sequence(quoted, column.name),
+                    func.coalesce(func.max(column), 1),
+                    func.max(column).is_not(None),
+                )
+            ).select_from(table)
+        )
 
 
 # --- commands --------------------------------------------------------------------------------------------------------
+
 
 @click.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))

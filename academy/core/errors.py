@@ -1,4 +1,5 @@
 """Error pages for people and one JSON error shape for the API."""
+
 import logging
 
 from flask import Response, jsonify, render_template, request
@@ -27,12 +28,16 @@ def json_error(status: int, name: str, message: str, errors=None):
 
 
 def too_large_message() -> str:
-    return _("The request is larger than %(limit)s, the most the academy accepts. Nothing was saved; "
-             "send a smaller file or split it into several.", limit=max_upload_label())
+    return _(
+        "The request is larger than %(limit)s, the most the academy accepts. Nothing was saved; "
+        "send a smaller file or split it into several.",
+        limit=max_upload_label(),
+    )
 
 
 def handle_http_exception(error: HTTPException):
-    if error.code and error.code >= 500:
+    assert error.code is not None  # Flask hands exceptions without a code (proxies) back before calling handlers
+    if error.code >= 500:
         db.session.rollback()
     if wants_json():
         data = getattr(error, "data", None) or {}
@@ -42,8 +47,9 @@ def handle_http_exception(error: HTTPException):
         response = json_error(error.code, error.name, message, errors)
         if error.code == 401:
             response[0].headers["WWW-Authenticate"] = 'Bearer realm="api"'
-        if getattr(error, "valid_methods", None):  # a 405 names the methods the URL does accept (RFC 9110)
-            response[0].headers["Allow"] = ", ".join(error.valid_methods)
+        valid_methods = getattr(error, "valid_methods", None)
+        if valid_methods:  # a 405 names the methods the URL does accept (RFC 9110)
+            response[0].headers["Allow"] = ", ".join(valid_methods)
         response[0].headers.extend(_retry_after(error))
         return response
     if isinstance(error, SecurityError):

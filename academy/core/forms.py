@@ -1,6 +1,9 @@
-"""Form helpers shared by the features, and the base class of every form."""
+"""Form helpers shared by the features, the base class of every form, and the CSRF token of pages."""
+
+from flask import current_app, g, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from wtforms import IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange
@@ -32,3 +35,30 @@ class Form(FlaskForm):
             elif isinstance(field, IntegerField):
                 field.validators = [*field.validators, DATABASE_INT]
             return field
+
+
+TOKENS_KEPT = 4096  # signed CSRF tokens per process; when full, it starts again
+
+
+def csrf_token() -> str:
+    """flask_wtf's generate_csrf, as the templates' csrf_token(), signing each session's token once per process.
+
+    Flask-WTF signs the session's raw token again for every page (a timestamped signature, checked against
+    WTF_CSRF_TIME_LIMIT). With no time limit (academy/config.py) a signature never grows too old, so the signed token
+    made for a session's raw token is kept and handed out again, and checked exactly as before.
+    """
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or field not in session:
+        return generate_csrf()
+    tokens = current_app.extensions.setdefault("signed_csrf_tokens", {})
+    key = (current_app.secret_key, config.get("WTF_CSRF_SECRET_KEY"), session[field])
+    token = tokens.get(key)
+    if token is None:
+        token = generate_csrf()
+        if len(tokens) >= TOKENS_KEPT:
+            tokens.clear()
+        tokens[key] = token
+    else:
+        setattr(g, field, token)  # as generate_csrf does: the page's forms (form.csrf_token too) share it
+    return token

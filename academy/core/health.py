@@ -1,4 +1,5 @@
 """Whether the database can take a write: a real one, committed, at most once every PROBE_SECONDS per process."""
+
 import logging
 import threading
 import time

@@ -1,7 +1,9 @@
-"""Work done outside the request (e-mail): a huey queue chosen by the configuration, and its worker command.
+"""Work done outside the request (e-mail, report files, large imports): a huey queue chosen by the configuration,
+and its worker command.
 
 A request only enqueues; `flask --app wsgi jobs worker` runs the jobs, each in an application context of its own.
 """
+
 import functools
 import logging
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import click
 from flask import current_app, has_app_context
 from flask.cli import AppGroup
-from huey import Huey
+from huey import Huey, crontab
 from huey.consumer_options import ConsumerConfig
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
@@ -20,17 +22,30 @@ _context = {"app": None}  # the application whose contexts the worker's jobs run
 cli = AppGroup("jobs", help="The queue of work done outside the request.")
 
 
+def _in_context(function):
+    @functools.wraps(function)
+    def in_context(*args, **kwargs):
+        app = current_app._get_current_object() if has_app_context() else _context["app"]
+        with app.app_context():
+            return function(*args, **kwargs)
+
+    return in_context
+
+
 def job(**settings):
     """Declare a huey task that runs in an application context of its own, as a request does."""
 
     def decorator(function):
-        @functools.wraps(function)
-        def in_context(*args, **kwargs):
-            app = current_app._get_current_object() if has_app_context() else _context["app"]
-            with app.app_context():
-                return function(*args, **kwargs)
+        return huey.task(**settings)(_in_context(function))  # registered as module.name, like any huey task
 
-        return huey.task(**settings)(in_context)  # registered as module.name, like any huey task
+    return decorator
+
+
+def periodic_job(**schedule):
+    """Declare a task that the worker runs on a schedule (huey's crontab: minute="17" is every hour at :17)."""
+
+    def decorator(function):
+        return huey.periodic_task(crontab(**schedule))(_in_context(function))
 
     return decorator
 
@@ -64,7 +79,9 @@ def init_app(app) -> None:
 @click.option("--workers", default=2, show_default=True, help="Jobs run at the same time (threads).")
 def worker(workers):
     """Run queued jobs until stopped (SIGINT finishes the running jobs first)."""
-    options = ConsumerConfig(workers=workers, worker_type="thread")
+    # Without Redis the queue is polled: at most a second apart when idle (huey's default backs off to ten), so that a
+    # person waiting for a report file is not kept waiting for the worker to look.
+    options = ConsumerConfig(workers=workers, worker_type="thread", max_delay=1.0)
     options.validate()
     options.setup_logger(logging.getLogger("huey"))
     huey.create_consumer(**options.values).run()

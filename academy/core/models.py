@@ -1,22 +1,23 @@
 """Base model mixins and the audit log."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from academy.extensions import db
+from academy.extensions import Model
 
 
 def utcnow() -> datetime:
     """Naive UTC now: stored the same way on SQLite and PostgreSQL."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One line of the audit trail: who did what to what, when and from where."""
 
     __tablename__ = "audit_event"
@@ -28,14 +29,12 @@ class AuditEvent(db.Model):
     actor_email: Mapped[str | None] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str | None] = mapped_column(String(255))
-    institution_id: Mapped[int | None] = mapped_column(
-        ForeignKey("institution.id", ondelete="SET NULL"), index=True
-    )
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="SET NULL"), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-class HealthProbe(db.Model):
+class HealthProbe(Model):
     """The one row /healthz rewrites (academy/core/health.py): a committed change is the only write that a full disk
     refuses, so this is how the health check learns that the database can no longer take one."""
 

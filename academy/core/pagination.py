@@ -1,5 +1,7 @@
 """Numbers from the query string (page numbers, ids), bounded: never a 500."""
+
 from flask import abort, current_app, request
+from flask_sqlalchemy.pagination import Pagination
 
 from academy.extensions import db
 
@@ -44,3 +46,32 @@ def paginate(query, per_page: int | None = None):
     if page > 1 and not pagination.items and pagination.pages:
         pagination = db.paginate(query, page=pagination.pages, per_page=per_page, error_out=False)
     return pagination
+
+
+class ListPagination(Pagination):
+    """Pages over rows already in memory (a report computed whole, a parsed upload), for the pagination macro."""
+
+    def _query_items(self) -> list:
+        start = (self.page - 1) * self.per_page
+        return self._query_args["items"][start : start + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._query_args["items"])
+
+
+def paginate_list(items: list, per_page: int | None = None, page: int | None = None) -> ListPagination:
+    """A page of the list, by ?page= unless given; past the end, the last page."""
+    per_page = per_page or current_app.config["PAGE_SIZE"]
+    last = max(1, -(-len(items) // per_page))
+    page = min(page_number() if page is None else page, last)
+    return ListPagination(page=page, per_page=per_page, max_per_page=None, error_out=False, items=items)
+
+
+def page_fields(pagination: Pagination) -> dict:
+    """Where a page sits, as the API's list answers carry it (api/schemas/common.py PageSchema)."""
+    return {
+        "page": pagination.page,
+        "per_page": pagination.per_page,
+        "pages": pagination.pages,
+        "total": pagination.total,
+    }

@@ -1,4 +1,5 @@
 """Who may use a view: every view declares it, and create_app() refuses a view that does not."""
+
 from functools import wraps
 
 from flask import abort
@@ -42,7 +43,8 @@ def declared_access(view):
 def check_views_declare_access(app) -> None:
     """Refuse to start when any view forgot to say who may use it."""
     missing = sorted(
-        endpoint for endpoint, view in app.view_functions.items()
+        endpoint
+        for endpoint, view in app.view_functions.items()
         if endpoint not in EXEMPT_ENDPOINTS and not declared_access(view)
     )
     if missing:

@@ -1,6 +1,6 @@
 """HTTP security headers on every response, and the request size limit as people read it."""
+
 from flask import current_app, request
-from flask_talisman import Talisman
 
 # Scripts and styles come only from our own static files: no inline <script>, no on* handlers, no style=
 # attributes (JavaScript may still set element.style). tests/core/test_security_headers.py keeps templates so.
@@ -26,30 +26,33 @@ def max_upload_label() -> str:
     return f"{megabytes:g} MB" if megabytes >= 1 else f"{current_app.config['MAX_CONTENT_LENGTH'] // 1024} KB"
 
 
-def _no_referrer(response):
-    if request.endpoint in NO_REFERRER_ENDPOINTS:
-        response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+def security_headers() -> list[tuple[str, str]]:
+    """The policy headers every answer carries, worked out once: none of them depends on the request."""
+    return [
+        ("Permissions-Policy", ", ".join(f"{feature}={value}" for feature, value in PERMISSIONS_POLICY.items())),
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", "; ".join(f"{name} {value}" for name, value in CONTENT_SECURITY_POLICY.items())),
+    ]
 
 
 def init_app(app) -> None:
-    # Registered before Talisman, so it runs after Talisman's own after_request (Flask runs them in reverse).
-    app.after_request(_no_referrer)
+    # The same headers flask-talisman set, without its per-request work (it looked up per-view options four times
+    # and formatted the policies again for every answer). TLS ends at the reverse proxy (README, Production): no
+    # redirect to https here; the cookie flags are set in academy/config.py.
     config = app.config
-    app.extensions["talisman"] = Talisman(
-        app,
-        # TLS ends at the reverse proxy (README, Production): redirecting here would loop or break plain-http
-        # health checks; the cookie flags are set in academy/config.py and must not be changed behind its back.
-        force_https=False,
-        session_cookie_secure=False,
-        session_cookie_http_only=config["SESSION_COOKIE_HTTPONLY"],
-        session_cookie_samesite=config["SESSION_COOKIE_SAMESITE"],
-        strict_transport_security=config["HSTS_ENABLED"],
-        strict_transport_security_max_age=config["HSTS_MAX_AGE"],
-        strict_transport_security_include_subdomains=config["HSTS_INCLUDE_SUBDOMAINS"],
-        content_security_policy=CONTENT_SECURITY_POLICY,
-        frame_options="DENY",
-        referrer_policy=config["REFERRER_POLICY"],
-        permissions_policy=PERMISSIONS_POLICY,
-        x_content_type_options=True,
-    )
+    headers = security_headers()
+    hsts = f"max-age={config['HSTS_MAX_AGE']}" + ("; includeSubDomains" if config["HSTS_INCLUDE_SUBDOMAINS"] else "")
+    hsts_enabled, referrer_policy = config["HSTS_ENABLED"], config["REFERRER_POLICY"]
+
+    @app.after_request
+    def add_security_headers(response):
+        for name, value in headers:
+            response.headers[name] = value
+        # HSTS only over https (browsers ignore it over http), as the proxy tells or the request itself.
+        if hsts_enabled and (request.is_secure or request.headers.get("X-Forwarded-Proto") == "https"):
+            response.headers["Strict-Transport-Security"] = hsts
+        response.headers["Referrer-Policy"] = (
+            "no-referrer" if request.endpoint in NO_REFERRER_ENDPOINTS else referrer_policy
+        )
+        return response

@@ -6,6 +6,7 @@ XLSX report fail, since XML cannot carry it; a NUL anywhere in a query was a 500
 (core/forms.py), the bulk import its cells, TextRequest the query string, TextConverter refuses them in a path segment,
 and the API's schemas refuse them (api/schemas.py Text).
 """
+
 import re
 
 from flask import Request

@@ -1,4 +1,5 @@
 """Home page and health check."""
+
 from flask import Blueprint, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import text
@@ -32,3 +33,7 @@ def healthz():
     if not database_writable():  # a full disk or a read-only database: every write would answer 500
         return jsonify(status="error", database="read-only"), 503
     return jsonify(status="ok", database="ok")
+
+
+# Background jobs' pages and files are on this blueprint too: create_app registers it whole.
+from academy.core import job_views  # noqa: E402, F401

@@ -3,6 +3,7 @@
 Copied cell by cell from the report (2016); the regional view shows it beside the academy's own figures.
 Labels and symbols are the report's and stay in its words; only the explanations around them are ours.
 """
+
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -11,8 +12,10 @@ SECTION = "§4.8"
 YEAR = 2016
 CAPTION = "Table 1: Cybersecurity environment in the Western Balkans"
 # The report's legend under the table, word for word.
-LEGEND = ("\u201c+\u201d denotes that (at least) the basics are in place, \u201c-/+\u201d denotes that some early "
-          "developments are on the way, while \u201c-\u201d denotes there are no significant developments identified.")
+LEGEND = (
+    "\u201c+\u201d denotes that (at least) the basics are in place, \u201c-/+\u201d denotes that some early "
+    "developments are on the way, while \u201c-\u201d denotes there are no significant developments identified."
+)
 
 BASICS, EARLY, NONE = "+", "-/+", "-"
 SYMBOLS = (BASICS, EARLY, NONE)
@@ -70,5 +73,7 @@ def baseline_for(country_code: str) -> list[BaselineCell] | None:
 
 def rows() -> list[tuple[str, str, list[BaselineCell]]]:
     """Table 1 as the report lays it out: per indicator its label, what it stands for and one cell per country."""
-    return [(label, str(meaning), [BaselineCell(label, TABLE_1[label][code]) for code in COUNTRY_CODES])
-            for label, meaning in INDICATORS]
+    return [
+        (label, str(meaning), [BaselineCell(label, TABLE_1[label][code]) for code in COUNTRY_CODES])
+        for label, meaning in INDICATORS
+    ]

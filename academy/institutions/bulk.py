@@ -1,26 +1,23 @@
-"""Bulk enrolment from CSV: read the file, check every row against the database, import all rows or none."""
+"""Bulk enrolment from CSV: read the file and check every row against the database; enrolment_import.py imports all
+rows or none."""
+
 import csv
 import hashlib
 import io
 import json
-import secrets
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from academy.accounts.emails import EmailAddressError, canonical_email, fold_email
-from academy.accounts.models import TRACK_LABELS, Role, Track, User, UserRole
-from academy.accounts.services import make_reset_token, new_nonce
-from academy.core import audit
-from academy.core.models import utcnow
+from academy.accounts.models import TRACK_LABELS, Track, User
 from academy.core.text import NOT_TEXT, clean_line
 from academy.extensions import db
-from academy.institutions.models import BulkImport, Institution
-from academy.institutions.services import scope_to_user
+from academy.institutions.models import BulkImport
 from academy.learning import services as learning
 from academy.learning.models import Course, Enrolment
+from academy.organisations.models import Institution
+from academy.organisations.services import scope_to_user
 
 MAX_ROWS = 10_000  # the size of a file is limited for every request, by MAX_CONTENT_LENGTH (academy/config.py)
 COLUMNS = ("email", "name", "track", "courses")
@@ -34,31 +31,40 @@ class CsvFileError(ValueError):
     """Why a whole file was refused; nothing is stored."""
 
 
-class ImportRefused(Exception):
-    """Why a confirmed import cannot go ahead; the caller rolls the transaction back."""
-
-
 # --- Reading the file -------------------------------------------------------------------------
+
 
 def _decode(data: bytes) -> str:
     # The content decides, not the browser's Content-Type: Windows sends a .csv as application/vnd.ms-excel.
     if b"\x00" in data:  # also a UTF-16 "Unicode text" file, whose ASCII header has a NUL after each letter
-        raise CsvFileError(_("This is not a CSV text file (it may be an Excel workbook or \u201cUnicode text\u201d). "
-                             "In your spreadsheet choose \u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d and upload "
-                             "that file."))
+        raise CsvFileError(
+            _(
+                "This is not a CSV text file (it may be an Excel workbook or \u201cUnicode text\u201d). "
+                "In your spreadsheet choose \u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d and upload "
+                "that file."
+            )
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise CsvFileError(_(
-            "The file is not in UTF-8 (the first unreadable character is on line %(line)d). Save the file as "
-            "UTF-8 \u2014 in Excel: \u201cSave as\u201d \u203a \u201cCSV UTF-8 (comma delimited)\u201d \u2014 and "
-            "upload it again.", line=line)) from error
+        line = data[: error.start].count(b"\n") + 1
+        raise CsvFileError(
+            _(
+                "The file is not in UTF-8 (the first unreadable character is on line %(line)d). Save the file as "
+                "UTF-8 \u2014 in Excel: \u201cSave as\u201d \u203a \u201cCSV UTF-8 (comma delimited)\u201d \u2014 and "
+                "upload it again.",
+                line=line,
+            )
+        ) from error
     control = NOT_TEXT.search(text)  # text has tabs and line ends; any other control character means binary content
     if control:
-        raise CsvFileError(_("This is not a CSV text file: line %(line)d holds a control character that text "
-                             "never contains. Save the file as \u201cCSV UTF-8\u201d and upload it again.",
-                             line=text.count("\n", 0, control.start()) + 1))
+        raise CsvFileError(
+            _(
+                "This is not a CSV text file: line %(line)d holds a control character that text "
+                "never contains. Save the file as \u201cCSV UTF-8\u201d and upload it again.",
+                line=text.count("\n", 0, control.start()) + 1,
+            )
+        )
     return text
 
 
@@ -70,7 +76,7 @@ def _sniff_delimiter(text: str) -> str:
 def _header_positions(header: list[str]) -> dict[str, int]:
     names = [cell.strip().lower() for cell in header]
     missing = [column for column in COLUMNS if column not in names]
-    unknown = [cell.strip() for cell, name in zip(header, names) if name and name not in COLUMNS]
+    unknown = [cell.strip() for cell, name in zip(header, names, strict=True) if name and name not in COLUMNS]
     repeated = sorted({name for name in names if name and names.count(name) > 1})
     problems = []
     if missing:
@@ -80,8 +86,9 @@ def _header_positions(header: list[str]) -> dict[str, int]:
     if repeated:
         problems.append(_("Columns named twice: %(names)s.", names=", ".join(repeated)))
     if problems:
-        hint = _("The first row must be the header naming the columns %(columns)s (in any order).",
-                 columns=",".join(COLUMNS))
+        hint = _(
+            "The first row must be the header naming the columns %(columns)s (in any order).", columns=",".join(COLUMNS)
+        )
         if any("@" in name for name in names):
             hint += " " + _("The first row looks like data: add the header row above it.")
         raise CsvFileError(" ".join(problems + [hint]))
@@ -112,21 +119,31 @@ def parse_csv(data: bytes) -> list[dict]:
             row["line"] = line
             rows.append(row)
     except csv.Error as error:
-        raise CsvFileError(_("The file could not be read as CSV near line %(line)d (%(error)s).",
-                             line=last_line + 1, error=str(error))) from error
+        raise CsvFileError(
+            _("The file could not be read as CSV near line %(line)d (%(error)s).", line=last_line + 1, error=str(error))
+        ) from error
     if not rows:
         raise CsvFileError(_("The file has a header but no data rows."))
     if len(rows) > MAX_ROWS:
-        raise CsvFileError(_("The file has %(n)s data rows; at most %(max)s can be imported at once. "
-                             "Split it into several files.", n=f"{len(rows):,}", max=f"{MAX_ROWS:,}"))
+        raise CsvFileError(
+            _(
+                "The file has %(n)s data rows; at most %(max)s can be imported at once. Split it into several files.",
+                n=f"{len(rows):,}",
+                max=f"{MAX_ROWS:,}",
+            )
+        )
     return rows
 
 
 def store_upload(institution: Institution, uploader, filename: str, rows: list[dict]) -> BulkImport:
     """Keep the parsed rows for the preview and the confirmation."""
-    bulk_import = BulkImport(institution_id=institution.id, uploaded_by_id=uploader.id,
-                             filename=(clean_line(filename) or "upload.csv")[:255], rows=rows,
-                             status=BulkImport.PREVIEW)
+    bulk_import = BulkImport(
+        institution_id=institution.id,
+        uploaded_by_id=uploader.id,
+        filename=(clean_line(filename) or "upload.csv")[:255],
+        rows=rows,
+        status=BulkImport.PREVIEW,
+    )
     db.session.add(bulk_import)
     db.session.flush()
     return bulk_import
@@ -147,6 +164,7 @@ def recent_imports(institution: Institution, user, limit: int = 10) -> list[Bulk
 
 
 # --- Checking the rows ------------------------------------------------------------------------
+
 
 @dataclass
 class RowCheck:
@@ -199,24 +217,25 @@ class FileCheck:
         return hashlib.sha256(json.dumps(outcome).encode()).hexdigest()[:32]
 
 
-def _chunks(values: list):
+def chunks(values: list):
     for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
+        yield values[start : start + CHUNK]
 
 
 def existing_accounts(emails: set[str]) -> dict[str, tuple]:
     """(id, institution id, active, track) of the accounts that already use these addresses."""
-    found = {}
-    for chunk in _chunks(sorted(emails)):
+    found: dict[str, tuple] = {}
+    for chunk in chunks(sorted(emails)):
         query = db.select(User.email, User.id, User.institution_id, User.active, User.track).where(
-            User.email.in_(chunk))
-        found.update({email: rest for email, *rest in db.session.execute(query)})
+            User.email.in_(chunk)
+        )
+        found.update({email: tuple(rest) for email, *rest in db.session.execute(query)})
     return found
 
 
 def _enrolled(user_ids: list[int]) -> set[tuple[int, int]]:
-    pairs = set()
-    for chunk in _chunks(sorted(user_ids)):
+    pairs: set[tuple[int, int]] = set()
+    for chunk in chunks(sorted(user_ids)):
         query = db.select(Enrolment.user_id, Enrolment.course_id).where(Enrolment.user_id.in_(chunk))
         pairs.update((user_id, course_id) for user_id, course_id in db.session.execute(query))
     return pairs
@@ -226,7 +245,7 @@ def course_index() -> dict[str, Course]:
     """Published courses by lower-cased slug and, where unambiguous, by lower-cased title."""
     courses = learning.published_courses()
     titles = [c.title.strip().lower() for c in courses]
-    index = {title: c for title, c in zip(titles, courses) if titles.count(title) == 1}
+    index = {title: c for title, c in zip(titles, courses, strict=True) if titles.count(title) == 1}
     index.update({c.slug.lower(): c for c in courses})
     return index
 
@@ -251,8 +270,9 @@ def _check_email(row: RowCheck, first_line: dict[str, int]) -> None:
         row.problems.append(str(error))
         return
     if row.address in first_line:
-        row.problems.append(_("Duplicate: the same e-mail address is already on line %(line)d.",
-                              line=first_line[row.address]))
+        row.problems.append(
+            _("Duplicate: the same e-mail address is already on line %(line)d.", line=first_line[row.address])
+        )
     else:
         first_line[row.address] = row.line
 
@@ -262,8 +282,9 @@ def _check_account(row: RowCheck, account: tuple | None, institution: Institutio
         return
     user_id, institution_id, active, track = account
     if institution_id is None:
-        row.problems.append(_("This address belongs to an account outside any institution; "
-                              "a platform admin can attach it."))
+        row.problems.append(
+            _("This address belongs to an account outside any institution; a platform admin can attach it.")
+        )
     elif institution_id != institution.id:
         row.problems.append(_("Already a member of another institution: this person cannot be added here."))
     elif not active:
@@ -283,11 +304,17 @@ def _check_fields(row: RowCheck, tracks: dict[str, Track], courses: dict[str, Co
     if track:
         row.track_code = track.value
     elif not row.track and is_new:
-        row.problems.append(_("Track missing: new people need one of %(codes)s.",
-                              codes=", ".join(t.value for t in Track)))
+        row.problems.append(
+            _("Track missing: new people need one of %(codes)s.", codes=", ".join(t.value for t in Track))
+        )
     elif row.track:
-        row.problems.append(_("Unknown track \u201c%(track)s\u201d: use one of %(codes)s.",
-                              track=row.track, codes=", ".join(t.value for t in Track)))
+        row.problems.append(
+            _(
+                "Unknown track \u201c%(track)s\u201d: use one of %(codes)s.",
+                track=row.track,
+                codes=", ".join(t.value for t in Track),
+            )
+        )
     chosen = []
     for wanted in (part.strip() for part in row.courses.split(";")):
         course = courses.get(wanted.lower()) if wanted else None
@@ -301,8 +328,14 @@ def _check_fields(row: RowCheck, tracks: dict[str, Track], courses: dict[str, Co
 
 
 def _row(raw: dict, **outcome) -> RowCheck:
-    return RowCheck(line=raw["line"], email=raw.get("email", ""), name=raw.get("name", ""),
-                    track=raw.get("track", ""), courses=raw.get("courses", ""), **outcome)
+    return RowCheck(
+        line=raw["line"],
+        email=raw.get("email", ""),
+        name=raw.get("name", ""),
+        track=raw.get("track", ""),
+        courses=raw.get("courses", ""),
+        **outcome,
+    )
 
 
 def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
@@ -313,9 +346,13 @@ def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
     for raw in raw_rows:
         row = _row(raw)
         if raw.get("extra"):
-            row.problems.append(_("This row has more cells than the header. Put several courses in one cell, "
-                                  "separated by \u201c;\u201d (in quotes when \u201c;\u201d also separates the "
-                                  "columns)."))
+            row.problems.append(
+                _(
+                    "This row has more cells than the header. Put several courses in one cell, "
+                    "separated by \u201c;\u201d (in quotes when \u201c;\u201d also separates the "
+                    "columns)."
+                )
+            )
         _check_email(row, first_line)
         checked.append(row)
     accounts = existing_accounts({row.address for row in checked})
@@ -339,88 +376,6 @@ def check_rows(institution: Institution, raw_rows: list[dict]) -> FileCheck:
 def imported_rows(bulk_import: BulkImport) -> FileCheck:
     """The rows of a finished import with what was done to each, as recorded at the time."""
     outcomes = (bulk_import.result or {}).get("rows", [])
-    return FileCheck([_row(raw, kind=done["kind"], add=done["add"]) for raw, done in zip(bulk_import.rows, outcomes)])
-
-
-# --- Importing --------------------------------------------------------------------------------
-
-@dataclass
-class Invitation:
-    email: str
-    name: str
-    token: str
-    courses: list[str]
-
-
-def claim(bulk_import: BulkImport) -> bool:
-    """Move the upload from preview to imported; False when another request already did."""
-    # One import per institution at a time: a parallel confirmation (of another upload of the same file) waits
-    # here until this one commits, then its check sees these people and refuses. SQLite's single writer does the
-    # same by itself; on PostgreSQL it takes this row lock, one that leaves foreign-key checks on the row free.
-    db.session.execute(db.select(Institution.id).where(Institution.id == bulk_import.institution_id)
-                       .with_for_update(key_share=True))
-    result = db.session.execute(
-        db.update(BulkImport)
-        .where(BulkImport.id == bulk_import.id, BulkImport.status == BulkImport.PREVIEW)
-        .values(status=BulkImport.IMPORTED, imported_at=utcnow())
+    return FileCheck(
+        [_row(raw, kind=done["kind"], add=done["add"]) for raw, done in zip(bulk_import.rows, outcomes, strict=False)]
     )
-    return result.rowcount == 1
-
-
-def _unusable_password_hash() -> str:
-    # No "$": werkzeug's check refuses it for every password, yet it is unique, so reset tokens work.
-    return "!invited-" + secrets.token_hex(24)
-
-
-def _create_people(rows: list[RowCheck], institution: Institution, courses: dict[str, Course]) -> list[Invitation]:
-    """Insert the new learners, their role and their enrolments: a few statements for any number of people."""
-    if not rows:
-        return []
-    people = [dict(email=row.address, name=row.name, password_hash=_unusable_password_hash(),
-                   institution_id=institution.id, track=Track(row.track_code), session_nonce=new_nonce())
-              for row in rows]
-    # A parallel import of the same people fails here, on the unique e-mail, and takes everything with it.
-    ids = db.session.scalars(db.insert(User).returning(User.id, sort_by_parameter_order=True), people).all()
-    db.session.execute(db.insert(UserRole), [{"user_id": user_id, "role": Role.LEARNER} for user_id in ids])
-    enrolments = [{"user_id": user_id, "course_id": courses[slug].id}
-                  for user_id, row in zip(ids, rows) for slug in row.add]
-    if enrolments:
-        db.session.execute(db.insert(Enrolment), enrolments)
-    # make_reset_token reads only the id and the password hash; loading 10,000 users back would be wasted.
-    return [Invitation(person["email"], person["name"],
-                       make_reset_token(SimpleNamespace(id=user_id, password_hash=person["password_hash"])),
-                       [courses[slug].title for slug in row.add])
-            for user_id, person, row in zip(ids, people, rows)]
-
-
-def _enrol_members(rows: list[RowCheck], courses: dict[str, Course]) -> int:
-    by_id = {row.user_id: row for row in rows}
-    added = 0
-    for chunk in _chunks(sorted(by_id)):
-        for user in db.session.scalars(db.select(User).where(User.id.in_(chunk))):
-            for slug in by_id[user.id].add:
-                learning.enrol(user, courses[slug])
-                added += 1
-    return added
-
-
-def run_import(bulk_import: BulkImport, institution: Institution, actor, fingerprint: str) -> list[Invitation]:
-    """Import every row of a claimed upload, or raise; the caller commits or rolls back."""
-    check = check_rows(institution, bulk_import.rows)
-    if check.errors:
-        raise ImportRefused(ngettext("Nothing was imported: %(num)d row has a problem.",
-                                     "Nothing was imported: %(num)d rows have problems.", check.errors)
-                            + " " + _("Fix the file and upload it again."))
-    if check.fingerprint != fingerprint:
-        raise ImportRefused(_("Nothing was imported: something has changed since this preview was shown (for "
-                              "example, someone registered or another import added the same people). Here is the "
-                              "preview as it stands now; check it and confirm again."))
-    courses = {c.slug: c for c in course_index().values()}
-    invitations = _create_people([r for r in check.rows if r.kind == NEW], institution, courses)
-    enrolments = sum(len(r.add) for r in check.rows if r.kind == NEW)
-    enrolments += _enrol_members([r for r in check.rows if r.kind == MEMBER], courses)
-    summary = {"invited": len(invitations), "members": check.count(MEMBER, UNCHANGED), "enrolments": enrolments}
-    bulk_import.result = dict(summary, rows=[{"kind": r.kind, "add": r.add} for r in check.rows])
-    audit.record("enrolment.import", actor=actor, target=bulk_import.filename, institution_id=institution.id,
-                 import_id=bulk_import.id, **summary)
-    return invitations

@@ -1,4 +1,5 @@
 """Forms of the bulk enrolment: the upload and the confirmation of a preview."""
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -15,17 +16,27 @@ class UploadForm(Form):
     # bulk.parse_csv, since browsers name a .csv's type differently (text/csv, application/vnd.ms-excel).
     file = FileField(
         _l("CSV file"),
-        validators=[FileRequired(_l("Choose a CSV file to upload.")),
-                    FileAllowed(["csv"], _l("Only .csv files can be uploaded. In your spreadsheet choose "
-                                            "\u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d."))],
+        validators=[
+            FileRequired(_l("Choose a CSV file to upload.")),
+            FileAllowed(
+                ["csv"],
+                _l(
+                    "Only .csv files can be uploaded. In your spreadsheet choose "
+                    "\u201cSave as\u201d \u203a \u201cCSV UTF-8\u201d."
+                ),
+            ),
+        ],
         render_kw={"accept": ".csv,text/csv"},
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.file.description = _("Columns email, name, track, courses; UTF-8; commas or semicolons between "
-                                  "columns; at most %(rows)s rows and %(size)s.",
-                                  rows=f"{MAX_ROWS:,}", size=max_upload_label())
+        self.file.description = _(
+            "Columns email, name, track, courses; UTF-8; commas or semicolons between "
+            "columns; at most %(rows)s rows and %(size)s.",
+            rows=f"{MAX_ROWS:,}",
+            size=max_upload_label(),
+        )
 
 
 class ConfirmForm(Form):

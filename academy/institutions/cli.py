@@ -1,4 +1,5 @@
 """Demo data for trying the academy out."""
+
 import secrets
 
 import click
@@ -6,8 +7,8 @@ import click
 from academy.accounts.models import Role, Track, find_user_by_email
 from academy.accounts.services import AccountError, create_user, set_password, set_roles
 from academy.extensions import db
-from academy.institutions.models import Country, Institution, Sector
-from academy.institutions.services import create_institution, ensure_countries
+from academy.organisations.models import Country, Institution, Sector
+from academy.organisations.services import create_institution, ensure_countries
 
 DEMO_INSTITUTIONS = [
     ("Demo Ministry of Foreign Affairs", "AL", Sector.MINISTRY),
@@ -44,8 +45,7 @@ def _ensure_institution(name, country_code, sector):
 def _ensure_user(email, name, institution, track, roles, password):
     user = find_user_by_email(email)
     if user is None:
-        return create_user(email=email, name=name, password=password, institution=institution,
-                           track=track, roles=roles)
+        return create_user(email=email, name=name, password=password, institution=institution, track=track, roles=roles)
     set_password(user, password)
     set_roles(user, user.roles | set(roles))
     user.active = True

@@ -1,40 +1,24 @@
-"""The manager dashboard and the completion report downloads, on the institutions blueprint."""
+"""The manager dashboard and the completion report (its form, the CSV, and PDF or XLSX jobs), on the institutions
+blueprint."""
+
 from datetime import date, datetime
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_sqlalchemy.pagination import Pagination
 from markupsafe import Markup
 
 from academy.accounts.models import Role, Track
-from academy.core import audit
-from academy.core.pagination import page_number
+from academy.core import audit, background
+from academy.core.pagination import paginate_list
 from academy.core.permissions import allow
 from academy.extensions import db
-from academy.institutions import dashboard_cache, exports, permissions, reporting, services
+from academy.institutions import dashboard_cache, exports, people, permissions, report_jobs, reporting
 from academy.institutions.report_forms import CompletionReportForm, DashboardFilterForm
 from academy.institutions.views import bp
+from academy.organisations import services
 
 LEFT_SHOWN = 50  # the dashboard lists this many people who left; the report lists them all
-
-
-class ListPagination(Pagination):
-    """Pagination over a list already in memory: the report is computed whole, then shown a page at a time."""
-
-    def _query_items(self):
-        start = (self.page - 1) * self.per_page
-        return self._query_args["items"][start:start + self.per_page]
-
-    def _query_count(self):
-        return len(self._query_args["items"])
-
-
-def _paginate(items: list) -> ListPagination:
-    """A page of the list by ?page=; a nonsense page number falls back to the nearest real page."""
-    per_page = current_app.config["PAGE_SIZE"]
-    last = max(1, -(-len(items) // per_page))
-    return ListPagination(page=min(page_number(), last), per_page=per_page, error_out=False, items=items)
 
 
 def _load(institution_id: int):
@@ -57,9 +41,15 @@ def completion_by_track(report: reporting.CompletionReport) -> list[reporting.Co
     grouped: dict[str, list[reporting.PersonRow]] = {}
     for row in report.people:
         grouped.setdefault(row.track, []).append(row)
-    return [reporting.summarise(track, rows[0].track_label or _("No track"), [r for r in rows if r.course_slug],
-                                len({r.user_id for r in rows}))
-            for track, rows in sorted(grouped.items(), key=lambda item: order.index(item[0]))]
+    return [
+        reporting.summarise(
+            track,
+            rows[0].track_label or _("No track"),
+            [r for r in rows if r.course_slug],
+            len({r.user_id for r in rows}),
+        )
+        for track, rows in sorted(grouped.items(), key=lambda item: order.index(item[0]))
+    ]
 
 
 def completions_over_time(report: reporting.CompletionReport) -> list[tuple[str, int]]:
@@ -72,7 +62,7 @@ def completions_over_time(report: reporting.CompletionReport) -> list[tuple[str,
         buckets.setdefault(f"{month.year}" if yearly else f"{month:%Y-%m}", 0)
         month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     for row in report.people:
-        if row.completed_in_period:
+        if row.completed_in_period and row.completed_at is not None:
             buckets[f"{row.completed_at.year}" if yearly else f"{row.completed_at:%Y-%m}"] += 1
     return list(buckets.items())
 
@@ -97,49 +87,95 @@ def _render_figures(institution) -> Markup:
     notices = filters.drop_invalid()
     period = filters.period()
     filters.date_from.data, filters.date_to.data = period.date_from, period.date_to
-    report = reporting.completion_report(institution, period.date_from, period.date_to,
-                                         course_ids=filters.course_ids())
-    staff = reporting.people_summaries(report.people, report.exercises)
+    report = reporting.completion_report(institution, period.date_from, period.date_to, course_ids=filters.course_ids())
+    staff = people.people_summaries(report.people, report.exercises)
     if filters.track.data:
         staff = [p for p in staff if p.track == filters.track.data]
     if filters.status.data:
         staff = [p for p in staff if p.status == filters.status.data]
     key, reverse = SORT_KEYS.get(filters.sort.data, SORT_KEYS["name"])
     staff.sort(key=key, reverse=reverse)
-    left = reporting.people_summaries(report.left, report.exercises)
-    report_form = CompletionReportForm(None, courses, data={
-        "date_from": period.date_from, "date_to": period.date_to,
-        "course": [filters.course.data] if filters.course_ids() else []})
-    return Markup(render_template(
-        "institutions/_dashboard_figures.html", institution=institution, report=report, filters=filters,
-        notices=notices, staff=_paginate(staff), filtered=bool(filters.track.data or filters.status.data),
-        left=left[:LEFT_SHOWN], left_total=len(left), by_track=completion_by_track(report),
-        over_time=completions_over_time(report), report_form=report_form,
-        status_labels=reporting.STATUS_LABELS))
+    left = people.people_summaries(report.left, report.exercises)
+    report_form = CompletionReportForm(
+        None,
+        courses,
+        data={
+            "date_from": period.date_from,
+            "date_to": period.date_to,
+            "course": [filters.course.data] if filters.course_ids() else [],
+        },
+    )
+    return Markup(
+        render_template(
+            "institutions/_dashboard_figures.html",
+            institution=institution,
+            report=report,
+            filters=filters,
+            notices=notices,
+            staff=paginate_list(staff),
+            filtered=bool(filters.track.data or filters.status.data),
+            left=left[:LEFT_SHOWN],
+            left_total=len(left),
+            by_track=completion_by_track(report),
+            over_time=completions_over_time(report),
+            report_form=report_form,
+            status_labels=reporting.STATUS_LABELS,
+        )
+    )
 
 
-@bp.get("/<int:institution_id>/reports/completion")
+@bp.route("/<int:institution_id>/reports/completion", methods=["GET", "POST"])
 @allow(Role.MANAGER, Role.ADMIN)
 def completion_report(institution_id):
-    """The completion report as CSV, XLSX or PDF; without a format, the form to choose one."""
+    """The report form; posted, the CSV at once or a PDF or XLSX job's page. A GET link with ?format=csv downloads."""
     institution = _load(institution_id)
     courses = reporting.report_courses(institution)
-    if "format" not in request.args:
+    if request.method == "GET" and request.args.get("format") != "csv":
         period = reporting.default_period()
         form = CompletionReportForm(None, courses, data={"date_from": period.date_from, "date_to": period.date_to})
+        if request.args:  # a link with its values (or an old bookmark of a PDF): the form, filled in
+            form = CompletionReportForm(request.args, courses, meta={"csrf": False})
+            form.validate()
         return render_template("institutions/report_form.html", institution=institution, form=form)
-    form = CompletionReportForm(request.args, courses)
+    form = (
+        CompletionReportForm(request.form, courses)
+        if request.method == "POST"
+        else CompletionReportForm(request.args, courses, meta={"csrf": False})
+    )
     if not form.validate():
         return render_template("institutions/report_form.html", institution=institution, form=form), 400
     period, fmt = form.period(), form.format.data
-    report = reporting.completion_report(institution, period.date_from, period.date_to,
-                                         course_ids=form.course_ids())
+    if fmt in report_jobs.JOB_FORMATS:
+        job, new = report_jobs.request_report_file(
+            institution, period, form.course_ids(), fmt, requester=f"user:{current_user.id}", user_id=current_user.id
+        )
+        job_id = job.id
+        db.session.commit()
+        if new:
+            background.start(job_id)
+        return redirect(url_for("core.job", job_id=job_id), 303)
+    chosen = form.course_ids()
+    report = reporting.completion_report(
+        institution, period.date_from, period.date_to, course_ids=chosen, courses=courses if chosen is None else None
+    )
     body = exports.render(report, fmt)
-    audit.record("export.download", target=institution.name, institution_id=institution.id,
-                 report="completion", format=fmt, date_from=period.date_from.isoformat(),
-                 date_to=period.date_to.isoformat(), courses=report.course_slugs,
-                 verification_code=report.verification_code)
+    audit.record(
+        "export.download",
+        target=institution.name,
+        institution_id=institution.id,
+        report="completion",
+        format=fmt,
+        date_from=period.date_from.isoformat(),
+        date_to=period.date_to.isoformat(),
+        courses=report.course_slugs,
+        verification_code=report.verification_code,
+    )
     db.session.commit()
-    return Response(body, content_type=exports.MIMETYPES[fmt], headers={
-        "Content-Disposition": f"attachment; filename={exports.filename(report, fmt)}",
-        "Cache-Control": "private, no-store"})
+    return Response(
+        body,
+        content_type=exports.MIMETYPES[fmt],
+        headers={
+            "Content-Disposition": f"attachment; filename={exports.filename(report, fmt)}",
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,75 +1,15 @@
-"""Countries of the report and the institutions that belong to them."""
-import enum
+"""What the institution pages keep of their own: uploaded enrolment files between preview and import."""
+
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from academy.core.models import TimestampMixin
-from academy.extensions import db
+from academy.extensions import Model
 
 
-class Sector(str, enum.Enum):
-    MINISTRY = "ministry"
-    CERT = "cert"
-    OPERATOR = "operator"
-    LAW = "law"
-    REGULATOR = "regulator"
-    ACADEMIA = "academia"
-    PRIVATE = "private"
-    CIVIL = "civil"
-
-    @property
-    def label(self) -> str:
-        return str(SECTOR_LABELS[self])
-
-
-SECTOR_LABELS = {
-    Sector.MINISTRY: _l("Ministry / diplomatic service"),
-    Sector.CERT: _l("CERT / CSIRT"),
-    Sector.OPERATOR: _l("Critical-infrastructure operator"),
-    Sector.LAW: _l("Law enforcement / judiciary"),
-    Sector.REGULATOR: _l("Regulator"),
-    Sector.ACADEMIA: _l("Academia"),
-    Sector.PRIVATE: _l("Private sector"),
-    Sector.CIVIL: _l("Civil society"),
-}
-
-
-class Country(db.Model):
-    """One of the report's seven participants, or "other"."""
-
-    __tablename__ = "country"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(8), unique=True)
-    name: Mapped[str] = mapped_column(String(80))
-    report_name: Mapped[str] = mapped_column(String(80))
-    footnote: Mapped[str | None] = mapped_column(Text)
-    position: Mapped[int] = mapped_column(default=0)
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Institution(TimestampMixin, db.Model):
-    __tablename__ = "institution"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    country_id: Mapped[int] = mapped_column(ForeignKey("country.id"), index=True)
-    sector: Mapped[Sector] = mapped_column(Enum(Sector, native_enum=False, length=16))
-    invitation_code: Mapped[str] = mapped_column(String(32), unique=True)
-    active: Mapped[bool] = mapped_column(default=True)
-
-    country: Mapped[Country] = relationship(lazy="joined")
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class BulkImport(TimestampMixin, db.Model):
+class BulkImport(TimestampMixin, Model):
     """An uploaded enrolment file: its parsed rows wait here between the preview and the import."""
 
     __tablename__ = "bulk_import"

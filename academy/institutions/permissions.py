@@ -1,4 +1,5 @@
-"""Who may do what with an institution."""
+"""Who may do what with an institution: every `can_*` of the institution pages and their API."""
+
 from academy.accounts.models import Role
 
 
@@ -10,8 +11,10 @@ def can_view_staff(user, institution) -> bool:
 
 
 def can_rotate_code(user, institution) -> bool:
+    """Whoever sees the staff may issue a new invitation code."""
     return can_view_staff(user, institution)
 
 
-def can_edit_institution(user, institution) -> bool:
-    return user.is_authenticated and user.is_admin
+def can_manage_tokens(user, institution) -> bool:
+    """The institution's API tokens: its managers and platform admins, as for its staff."""
+    return can_view_staff(user, institution)

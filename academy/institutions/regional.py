@@ -4,14 +4,15 @@ Set-based: one grouped query per figure, however many institutions and people th
 (country, sector) at once, so the per-country rows, the per-sector rows and the totals are sums of the same cells.
 People are counted as the shared definitions say: current members, i.e. active accounts of an institution.
 """
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from academy.accounts.models import User
 from academy.extensions import db
 from academy.institutions import baseline
-from academy.institutions.models import Country, Institution, Sector
 from academy.learning.models import Certificate, Enrolment
+from academy.organisations.models import Country, Institution, Sector
 from academy.tabletop import engine
 from academy.tabletop.models import Participant, SessionEvent
 
@@ -30,9 +31,6 @@ class Figures:
     def add(self, other: "Figures") -> None:
         for name in FIGURES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in FIGURES}
 
 
 @dataclass
@@ -62,7 +60,8 @@ def _by_cell(query) -> dict[tuple[int, Sector], tuple]:
 
 def _grouped(*columns):
     return db.select(Institution.country_id, Institution.sector, *columns).group_by(
-        Institution.country_id, Institution.sector)
+        Institution.country_id, Institution.sector
+    )
 
 
 def _members(query):
@@ -77,12 +76,19 @@ def _cells() -> dict[tuple[int, Sector], Figures]:
         cells[key].institutions = count
     for key, (count,) in _by_cell(_members(_grouped(db.func.count(User.id)).select_from(User))).items():
         cells[key].learners = count
-    enrolments = _members(_grouped(db.func.count(Enrolment.id), db.func.count(Enrolment.completed_at))
-                          .select_from(Enrolment).join(User, User.id == Enrolment.user_id))
+    enrolments = _members(
+        _grouped(db.func.count(Enrolment.id), db.func.count(Enrolment.completed_at))
+        .select_from(Enrolment)
+        .join(User, User.id == Enrolment.user_id)
+    )
     for key, (count, completed) in _by_cell(enrolments).items():
         cells[key].enrolments, cells[key].completions = count, completed
-    certificates = _members(_grouped(db.func.count(Certificate.id)).select_from(Certificate)
-                            .join(User, User.id == Certificate.user_id).where(Certificate.revoked_at.is_(None)))
+    certificates = _members(
+        _grouped(db.func.count(Certificate.id))
+        .select_from(Certificate)
+        .join(User, User.id == Certificate.user_id)
+        .where(Certificate.revoked_at.is_(None))
+    )
     for key, (count,) in _by_cell(certificates).items():
         cells[key].certificates = count
     for key, (count,) in _by_cell(_exercise_query()).items():
@@ -92,12 +98,18 @@ def _cells() -> dict[tuple[int, Sector], Figures]:
 
 def _exercise_query():
     """Participations of current members in sessions that started, by the institution they played for."""
-    started = db.select(SessionEvent.id).where(SessionEvent.session_id == Participant.session_id,
-                                               SessionEvent.kind == engine.STARTED).exists()
-    return (_grouped(db.func.count(Participant.id)).select_from(Participant)
-            .join(Institution, Institution.id == Participant.institution_id)
-            .join(User, User.id == Participant.user_id)
-            .where(User.active.is_(True), started))
+    started = (
+        db.select(SessionEvent.id)
+        .where(SessionEvent.session_id == Participant.session_id, SessionEvent.kind == engine.STARTED)
+        .exists()
+    )
+    return (
+        _grouped(db.func.count(Participant.id))
+        .select_from(Participant)
+        .join(Institution, Institution.id == Participant.institution_id)
+        .join(User, User.id == Participant.user_id)
+        .where(User.active.is_(True), started)
+    )
 
 
 def regional_picture() -> RegionalPicture:

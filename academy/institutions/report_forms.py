@@ -1,4 +1,6 @@
-"""The dashboard's filters and the completion report's download form, both read from the query string."""
+"""The dashboard's filters (read from the query string) and the completion report's form (posted: a PDF or XLSX
+starts a job)."""
+
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -12,22 +14,27 @@ from academy.institutions import reporting
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2100, 12, 31)
 FORMATS = (("pdf", "PDF"), ("xlsx", _l("Excel (XLSX)")), ("csv", "CSV"))
-STATUSES = ((reporting.NOT_STARTED, _l("Not started")), (reporting.IN_PROGRESS, _l("In progress")),
-            (reporting.COMPLETE, _l("Complete")))
-SORTS = (("name", _l("Name")), ("progress", _l("Progress (highest first)")),
-         ("activity", _l("Last activity (most recent first)")))
+STATUSES = (
+    (reporting.NOT_STARTED, _l("Not started")),
+    (reporting.IN_PROGRESS, _l("In progress")),
+    (reporting.COMPLETE, _l("Complete")),
+)
+SORTS = (
+    ("name", _l("Name")),
+    ("progress", _l("Progress (highest first)")),
+    ("activity", _l("Last activity (most recent first)")),
+)
 
 
-class _QueryForm(Form):
-    """A GET form: nothing changes, so no CSRF token; the values come from the query string."""
+class _PeriodForm(Form):
+    """The period's two dates and their checks, shared by both forms."""
 
-    class Meta:
-        csrf = False
-
-    date_from = DateField(_l("From"), name="from", validators=[Optional()],
-                          description=_l("First day of the period (UTC), included."))
-    date_to = DateField(_l("To"), name="to", validators=[Optional()],
-                        description=_l("Last day of the period (UTC), included."))
+    date_from = DateField(
+        _l("From"), name="from", validators=[Optional()], description=_l("First day of the period (UTC), included.")
+    )
+    date_to = DateField(
+        _l("To"), name="to", validators=[Optional()], description=_l("Last day of the period (UTC), included.")
+    )
 
     def validate_date_from(self, field):
         if field.data and not EARLIEST <= field.data <= LATEST:
@@ -37,9 +44,14 @@ class _QueryForm(Form):
         if field.data and not EARLIEST <= field.data <= LATEST:
             raise ValidationError(_l("Choose a date between 2000 and 2100."))
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError(_l("The end date (%(end)s) is before the start date (%(start)s): choose an end "
-                                     "date on or after the start date.", end=field.data.isoformat(),
-                                     start=self.date_from.data.isoformat()))
+            raise ValidationError(
+                _l(
+                    "The end date (%(end)s) is before the start date (%(start)s): choose an end "
+                    "date on or after the start date.",
+                    end=field.data.isoformat(),
+                    start=self.date_from.data.isoformat(),
+                )
+            )
 
     def period(self) -> reporting.Period:
         """The chosen period; a missing end is today, a missing start twelve months before the end."""
@@ -49,12 +61,21 @@ class _QueryForm(Form):
         return reporting.Period(start, end) if start <= end else default
 
 
-class DashboardFilterForm(_QueryForm):
+class DashboardFilterForm(_PeriodForm):
+    """A GET form: nothing changes, so no CSRF token; the values come from the query string."""
+
+    class Meta:
+        csrf = False
+
     course = SelectField(_l("Course"), validators=[Optional()])
-    track = SelectField(_l("Track"), validators=[Optional()],
-                        choices=choices([("", _l("All tracks"))] + [(t.value, t.label) for t in Track]))
-    status = SelectField(_l("Status"), validators=[Optional()],
-                         choices=choices([("", _l("Any status"))] + list(STATUSES)))
+    track = SelectField(
+        _l("Track"),
+        validators=[Optional()],
+        choices=choices([("", _l("All tracks"))] + [(t.value, t.label) for t in Track]),
+    )
+    status = SelectField(
+        _l("Status"), validators=[Optional()], choices=choices([("", _l("Any status"))] + list(STATUSES))
+    )
     sort = SelectField(_l("Sort by"), validators=[Optional()], choices=choices(SORTS), default="name")
 
     def __init__(self, formdata, courses, **kwargs):
@@ -73,22 +94,33 @@ class DashboardFilterForm(_QueryForm):
         for name, errors in self.errors.items():
             field = self[name]
             if name in ("date_from", "date_to"):
-                notices.append(_l("%(field)s: %(error)s The last twelve months are shown instead.",
-                                  field=field.label.text, error=errors[0]))
+                notices.append(
+                    _l(
+                        "%(field)s: %(error)s The last twelve months are shown instead.",
+                        field=field.label.text,
+                        error=errors[0],
+                    )
+                )
                 self.date_from.data = self.date_to.data = None
             else:
-                notices.append(_l("%(field)s: %(error)s This filter was ignored.", field=field.label.text,
-                                  error=errors[0]))
+                notices.append(
+                    _l("%(field)s: %(error)s This filter was ignored.", field=field.label.text, error=errors[0])
+                )
                 field.data = field.default
         return [str(notice) for notice in notices]
 
 
-class CompletionReportForm(_QueryForm):
-    course = SelectMultipleField(_l("Courses"), validate_choice=False,
-                                 description=_l("Leave empty for every course."))
-    format = SelectField(_l("Format"), choices=choices(FORMATS), default="pdf",
-                         validators=[AnyOf([value for value, _label in FORMATS],
-                                           message=_l("Choose PDF, XLSX or CSV."))])
+class CompletionReportForm(_PeriodForm):
+    """Posted with a CSRF token: a PDF or XLSX becomes a job of the job worker. A GET link to the CSV (no token)
+    reads its values from the query string with meta={"csrf": False}."""
+
+    course = SelectMultipleField(_l("Courses"), validate_choice=False, description=_l("Leave empty for every course."))
+    format = SelectField(
+        _l("Format"),
+        choices=choices(FORMATS),
+        default="pdf",
+        validators=[AnyOf([value for value, _label in FORMATS], message=_l("Choose PDF, XLSX or CSV."))],
+    )
 
     def __init__(self, formdata, courses, **kwargs):
         super().__init__(formdata=formdata, **kwargs)

@@ -3,6 +3,7 @@
 Such a token reads its institution's members, progress and completion report through the API, as a manager of
 that institution would, and nothing else. It survives the manager who created it; only its SHA-256 is stored.
 """
+
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from academy.accounts.models import ApiToken, Role
 from academy.core import audit
 from academy.extensions import db
-from academy.institutions.models import Institution
+from academy.organisations.models import Institution
 
 # A different prefix from personal tokens ("wbca_"): the two kinds never look each other up.
 PREFIX = "wbci_"
@@ -20,35 +21,38 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def can_manage_tokens(user, institution: Institution) -> bool:
-    """Managers of this very institution, and platform admins."""
-    if not user.is_authenticated:
-        return False
-    return user.is_admin or (user.has_role(Role.MANAGER) and user.institution_id == institution.id)
-
-
 def institution_tokens(institution: Institution) -> list[ApiToken]:
     """The institution's tokens, newest first, revoked ones included."""
-    return list(db.session.scalars(db.select(ApiToken).where(ApiToken.institution_id == institution.id)
-                                   .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+    return list(
+        db.session.scalars(
+            db.select(ApiToken)
+            .where(ApiToken.institution_id == institution.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
 
 
 def issue_institution_token(institution: Institution, name: str) -> tuple[ApiToken, str]:
     """Create a token for the institution; the raw value is returned once and never stored."""
     raw = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(institution_id=institution.id, name=name.strip()[:80], prefix=raw[:12],
-                     token_hash=_digest(raw))
+    token = ApiToken(institution_id=institution.id, name=name.strip()[:80], prefix=raw[:12], token_hash=_digest(raw))
     db.session.add(token)
     db.session.flush()
-    audit.record("token.create", target=f"token {token.prefix}", institution_id=institution.id,
-                 owner="institution", name=token.name)
+    audit.record(
+        "token.create",
+        target=f"token {token.prefix}",
+        institution_id=institution.id,
+        owner="institution",
+        name=token.name,
+    )
     return token, raw
 
 
 def load_institution_token(institution: Institution, token_id: int) -> ApiToken | None:
     """One of the institution's tokens; another institution's (or a person's) token is not found."""
-    return db.session.scalar(db.select(ApiToken).where(ApiToken.id == token_id,
-                                                       ApiToken.institution_id == institution.id))
+    return db.session.scalar(
+        db.select(ApiToken).where(ApiToken.id == token_id, ApiToken.institution_id == institution.id)
+    )
 
 
 def revoke_institution_token(token: ApiToken) -> bool:
@@ -56,8 +60,13 @@ def revoke_institution_token(token: ApiToken) -> bool:
     if not token.is_live:
         return False
     token.revoke()
-    audit.record("token.revoke", target=f"token {token.prefix}", institution_id=token.institution_id,
-                 owner="institution", name=token.name)
+    audit.record(
+        "token.revoke",
+        target=f"token {token.prefix}",
+        institution_id=token.institution_id,
+        owner="institution",
+        name=token.name,
+    )
     return True
 
 
@@ -65,8 +74,9 @@ def institution_for_token(raw: str) -> ApiToken | None:
     """The live institution token behind a bearer value, or None (also when the institution is inactive)."""
     if not raw or not raw.startswith(PREFIX):
         return None
-    token = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == _digest(raw),
-                                                        ApiToken.institution_id.is_not(None)))
+    token = db.session.scalar(
+        db.select(ApiToken).where(ApiToken.token_hash == _digest(raw), ApiToken.institution_id.is_not(None))
+    )
     if token is None or not token.is_live or not token.institution.active:
         return None
     return token

@@ -1,4 +1,5 @@
 """An institution's own page: its staff and invitation code."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -7,7 +8,8 @@ from academy.accounts.models import Role, Track, User
 from academy.core.pagination import paginate
 from academy.core.permissions import allow
 from academy.extensions import db
-from academy.institutions import permissions, services
+from academy.institutions import permissions
+from academy.organisations import services
 
 bp = Blueprint("institutions", __name__, url_prefix="/institutions")
 
@@ -37,9 +39,15 @@ def detail(institution_id):
     if track in {t.value for t in Track}:
         query = query.where(User.track == Track(track))
     staff = paginate(query.order_by(User.name))
-    return render_template("institutions/detail.html", institution=institution, staff=staff,
-                           search=search, track=track, tracks=list(Track),
-                           can_rotate=permissions.can_rotate_code(current_user, institution))
+    return render_template(
+        "institutions/detail.html",
+        institution=institution,
+        staff=staff,
+        search=search,
+        track=track,
+        tracks=list(Track),
+        can_rotate=permissions.can_rotate_code(current_user, institution),
+    )
 
 
 @bp.post("/<int:institution_id>/rotate-code")
@@ -56,3 +64,7 @@ def rotate_code(institution_id):
     if target == "admin" and current_user.is_admin:
         return redirect(url_for("admin.edit_institution", institution_id=institution.id))
     return redirect(url_for("institutions.detail", institution_id=institution.id))
+
+
+# The rest of the institution pages add their routes to this blueprint: create_app registers it whole.
+from academy.institutions import bulk_views, dashboard_views, regional_views, token_views  # noqa: E402, F401

@@ -1,40 +1,41 @@
 """Certificates: issued once per completed course, verifiable by code, revocable by admins."""
+
 import re
-import secrets
+from typing import cast
 
 import segno
 from flask import render_template
 from markupsafe import Markup
+from sqlalchemy import CursorResult
 
 from academy.accounts.models import User
 from academy.core import audit
+from academy.core.codes import unused_code
 from academy.core.models import utcnow
+from academy.core.pdf import html_to_pdf
 from academy.core.urls import absolute_url
 from academy.extensions import db
 from academy.learning.models import Certificate, Course
 
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_EXAMPLE = "ABCD-EFGH-JKLM"
 _BARE_CODE = re.compile(r"[A-Z0-9]{12}")
 
 
 def new_code() -> str:
     """A code such as 7KQ2-MX9D-PT4W: 60 bits of randomness, no look-alike characters."""
-    while True:
-        raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
-        code = "-".join(raw[i:i + 4] for i in range(0, 12, 4))
-        if not db.session.scalar(db.select(Certificate.id).where(Certificate.code == code)):
-            return code
+    return unused_code(Certificate.code, 12, shape=lambda raw: "-".join(raw[i : i + 4] for i in range(0, 12, 4)))
 
 
 def issue_certificate(user, course: Course) -> Certificate:
     """The user's certificate for the course, created on first completion (never twice)."""
-    existing = db.session.scalar(db.select(Certificate).where(
-        Certificate.user_id == user.id, Certificate.course_id == course.id))
+    existing = db.session.scalar(
+        db.select(Certificate).where(Certificate.user_id == user.id, Certificate.course_id == course.id)
+    )
     if existing:
         return existing
-    certificate = Certificate(code=new_code(), user_id=user.id, course_id=course.id,
-                              holder_name=user.name, course_title=course.title)
+    certificate = Certificate(
+        code=new_code(), user_id=user.id, course_id=course.id, holder_name=user.name, course_title=course.title
+    )
     db.session.add(certificate)
     db.session.flush()
     return certificate
@@ -43,7 +44,7 @@ def issue_certificate(user, course: Course) -> Certificate:
 def normalise_code(code: str | None) -> str:
     """A code as typed (any case, spaces around, dashes forgotten) in its stored form."""
     code = (code or "").strip().upper()[:40]
-    return "-".join(code[i:i + 4] for i in range(0, 12, 4)) if _BARE_CODE.fullmatch(code) else code
+    return "-".join(code[i : i + 4] for i in range(0, 12, 4)) if _BARE_CODE.fullmatch(code) else code
 
 
 def find_certificate(code: str | None) -> Certificate | None:
@@ -51,22 +52,23 @@ def find_certificate(code: str | None) -> Certificate | None:
     return db.session.scalar(db.select(Certificate).where(Certificate.code == code)) if code else None
 
 
-def can_download_certificate(user, certificate: Certificate) -> bool:
-    """The holder and platform admins may download the PDF; nobody else learns it exists."""
-    return user.is_authenticated and (user.id == certificate.user_id or user.is_admin)
-
-
 def certificate_query(search: str = "", status: str = ""):
     """Certificates for the admin list, newest first: search by code, holder name or e-mail."""
-    query = (db.select(Certificate).join(User, User.id == Certificate.user_id)
-             .order_by(Certificate.issued_at.desc(), Certificate.id.desc()))
+    query = (
+        db.select(Certificate)
+        .join(User, User.id == Certificate.user_id)
+        .order_by(Certificate.issued_at.desc(), Certificate.id.desc())
+    )
     if search:
         needle = search.lower()
-        query = query.where(db.or_(
-            db.func.lower(Certificate.code).contains(needle, autoescape=True),
-            db.func.lower(Certificate.holder_name).contains(needle, autoescape=True),
-            db.func.lower(User.name).contains(needle, autoescape=True),
-            User.email.contains(needle, autoescape=True)))
+        query = query.where(
+            db.or_(
+                db.func.lower(Certificate.code).contains(needle, autoescape=True),
+                db.func.lower(Certificate.holder_name).contains(needle, autoescape=True),
+                db.func.lower(User.name).contains(needle, autoescape=True),
+                User.email.contains(needle, autoescape=True),
+            )
+        )
     if status == "valid":
         query = query.where(Certificate.revoked_at.is_(None))
     elif status == "revoked":
@@ -82,18 +84,30 @@ def holder_emails(certificates: list[Certificate]) -> dict[int, str]:
 
 def revoke(certificate: Certificate, reason: str, by) -> bool:
     """Revoke once: a repeated or concurrent revocation leaves the first one standing (False)."""
-    result = db.session.execute(
-        db.update(Certificate)
-        .where(Certificate.id == certificate.id, Certificate.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason, revoked_by_id=by.id)
-        .execution_options(synchronize_session=False))
+    # An UPDATE without RETURNING gives a CursorResult (with its rowcount), which Session.execute's annotations do
+    # not tell.
+    result = cast(
+        CursorResult,
+        db.session.execute(
+            db.update(Certificate)
+            .where(Certificate.id == certificate.id, Certificate.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason, revoked_by_id=by.id)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     db.session.refresh(certificate)
     if result.rowcount != 1:
         return False
     holder = db.session.get(User, certificate.user_id)
-    audit.record("certificate.revoke", actor=by, target=certificate.code,
-                 institution_id=holder.institution_id if holder else None,
-                 holder=certificate.holder_name, course=certificate.course_title, reason=reason)
+    audit.record(
+        "certificate.revoke",
+        actor=by,
+        target=certificate.code,
+        institution_id=holder.institution_id if holder else None,
+        holder=certificate.holder_name,
+        course=certificate.course_title,
+        reason=reason,
+    )
     return True
 
 
@@ -109,13 +123,8 @@ def qr_svg(url: str) -> Markup:
 
 def certificate_pdf(certificate: Certificate, verify_url: str | None = None) -> bytes:
     """The certificate as a one-page A4 landscape PDF, built without any network access."""
-    from weasyprint import HTML  # heavy import, needed only when a PDF is made
-
     verify_url = verify_url or verification_url(certificate)
-    html = render_template("learning/certificate_pdf.html", certificate=certificate,
-                           verify_url=verify_url, qr=qr_svg(verify_url))
-    return HTML(string=html, url_fetcher=_no_fetching).write_pdf()
-
-
-def _no_fetching(url, *args, **kwargs):
-    raise ValueError(f"certificates load no external resources ({url})")
+    html = render_template(
+        "learning/certificate_pdf.html", certificate=certificate, verify_url=verify_url, qr=qr_svg(verify_url)
+    )
+    return html_to_pdf(html)

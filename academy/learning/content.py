@@ -1,12 +1,14 @@
 """Reading courses/ into plain dataclasses and checking all of it, with every error's file and line."""
+
 from dataclasses import dataclass
 from pathlib import Path
 
+from academy.core.content import fields
+from academy.core.content.files import Problems, YamlDocument, load_with, strings_at
+from academy.core.content.markdown import raw_html_lines, render_lesson
 from academy.learning import schemas
-from academy.learning.files import Problems, YamlDocument, load_with, strings_at
 from academy.learning.models import DEFAULT_REVIEW
 from academy.learning.readers import LessonFile, LessonReader, QuizReader, read_yaml
-from academy.learning.rendering import raw_html_lines, render_lesson
 from academy.learning.tree import ContentTree, CourseData, ModuleData, TrackData
 
 MIN_BANK = 8
@@ -81,19 +83,26 @@ class _Loader:
             codes.add(code)
             for position, slug in strings_at(doc.data, ("tracks", index, "courses")):
                 known = slug in self.course_where or slug in self.unreadable_courses
-                if schemas.SLUG_RE.match(slug) and not known:
+                if fields.SLUG_RE.match(slug) and not known:
                     line = doc.lines.line(("tracks", index, "courses", position))
                     self.problems.add(display, line, f"unknown course '{slug}'")
             if {"code", "title", "summary", "courses"} <= raw.keys():
-                self.tree.tracks.append(TrackData(code=code, title=raw["title"], summary=raw["summary"],
-                                                  course_slugs=raw["courses"], position=index))
+                self.tree.tracks.append(
+                    TrackData(
+                        code=code,
+                        title=raw["title"],
+                        summary=raw["summary"],
+                        course_slugs=raw["courses"],
+                        position=index,
+                    )
+                )
 
     def _render_lessons(self) -> None:
         lesson_courses = {slug: source.course_slug for slug, source in self.lesson_files.items()}
         for source in self.lesson_bodies:
             lesson = source.lesson
             for line, text in enumerate(lesson.body_markdown.splitlines()):
-                for ref in schemas.unknown_inline_sections(text):
+                for ref in fields.unknown_inline_sections(text):
                     self.problems.add(source.display, source.body_line + line, f"unknown section reference '{ref}'")
             for line in raw_html_lines(lesson.body_markdown):
                 self.problems.add(source.display, source.body_line + line, "raw HTML is not allowed; write Markdown")
@@ -101,12 +110,18 @@ class _Loader:
             for line, slug in rendered.unknown_lessons:
                 self.problems.add(source.display, source.body_line + line, f"link to unknown lesson '{slug}'")
             for line, url in rendered.external_images:
-                self.problems.add(source.display, source.body_line + line,
-                                  f"image from another site '{url}': pages may only show the academy's own images")
+                self.problems.add(
+                    source.display,
+                    source.body_line + line,
+                    f"image from another site '{url}': pages may only show the academy's own images",
+                )
             for line, url in rendered.refused_urls:
-                self.problems.add(source.display, source.body_line + line,
-                                  f"address '{url}' is not allowed: link with lesson:, https:// or a path starting "
-                                  f"with one '/'; show images from /static/ only")
+                self.problems.add(
+                    source.display,
+                    source.body_line + line,
+                    f"address '{url}' is not allowed: link with lesson:, https:// or a path starting "
+                    f"with one '/'; show images from /static/ only",
+                )
             lesson.body_html = rendered.html
 
 
@@ -149,14 +164,21 @@ class _CourseLoader:
         loaded, _ = load_with(schemas.CourseSchema(), doc.data, doc, display, self.problems)
         slug = loaded.get("slug")
         if slug and slug != self.dir.name:
-            self.problems.add(display, doc.lines.line(("slug",)),
-                              f"slug '{slug}' does not match the folder name '{self.dir.name}'")
-        if not slug or not self.owner.claim(self.owner.course_where, "course", slug,
-                                            _Where(display, doc.lines.line(("slug",)))):
+            self.problems.add(
+                display, doc.lines.line(("slug",)), f"slug '{slug}' does not match the folder name '{self.dir.name}'"
+            )
+        if not slug or not self.owner.claim(
+            self.owner.course_where, "course", slug, _Where(display, doc.lines.line(("slug",)))
+        ):
             return None
-        course = CourseData(slug=slug, title=loaded.get("title", ""), summary=loaded.get("summary", ""),
-                            tracks=loaded.get("tracks", []), published=loaded.get("published", False),
-                            position=self.position)
+        course = CourseData(
+            slug=slug,
+            title=loaded.get("title", ""),
+            summary=loaded.get("summary", ""),
+            tracks=loaded.get("tracks", []),
+            published=loaded.get("published", False),
+            position=self.position,
+        )
         for index, raw in enumerate(loaded.get("modules", [])):
             self._add_module(course, index, raw, doc)
         self.complete = self._every_module_read(doc, course)
@@ -166,23 +188,33 @@ class _CourseLoader:
         raw_modules = doc.data.get("modules") if isinstance(doc.data, dict) else None
         if not isinstance(raw_modules, list) or len(raw_modules) != len(course.modules):
             return False
-        return all(isinstance(raw, dict) and isinstance(raw.get("lessons"), list)
-                   and len(raw["lessons"]) == len(self.module_lessons[module.slug])
-                   for raw, module in zip(raw_modules, course.modules))
+        return all(
+            isinstance(raw, dict)
+            and isinstance(raw.get("lessons"), list)
+            and len(raw["lessons"]) == len(self.module_lessons[module.slug])
+            for raw, module in zip(raw_modules, course.modules, strict=True)
+        )
 
     def _add_module(self, course: CourseData, index: int, raw: dict, doc: YamlDocument) -> None:
         slug, quiz = raw.get("slug"), raw.get("quiz", {})
         where = _Where(self.course_display, doc.lines.line(("modules", index)))
         if not slug or not self.owner.claim(self.owner.module_where, "module", slug, where):
             return
-        module = ModuleData(slug=slug, title=raw.get("title", ""), summary=raw.get("summary", ""),
-                            pass_mark=quiz.get("pass_mark", 0), max_attempts=quiz.get("max_attempts", 0),
-                            questions_per_attempt=quiz.get("questions_per_attempt", 0), position=index,
-                            review=quiz.get("review", DEFAULT_REVIEW))
+        module = ModuleData(
+            slug=slug,
+            title=raw.get("title", ""),
+            summary=raw.get("summary", ""),
+            pass_mark=quiz.get("pass_mark", 0),
+            max_attempts=quiz.get("max_attempts", 0),
+            questions_per_attempt=quiz.get("questions_per_attempt", 0),
+            position=index,
+            review=quiz.get("review", DEFAULT_REVIEW),
+        )
         course.modules.append(module)
         self.module_lessons[slug] = [
             (lesson, doc.lines.line(("modules", index, "lessons", position)))
-            for position, lesson in strings_at(doc.data, ("modules", index, "lessons")) if schemas.is_slug(lesson)
+            for position, lesson in strings_at(doc.data, ("modules", index, "lessons"))
+            if fields.is_slug(lesson)
         ]
         self.modules[slug] = (module, where)
 
@@ -234,9 +266,12 @@ class _CourseLoader:
         module.questions = questions
         wanted, bank = max(MIN_BANK, module.questions_per_attempt), len(loaded.get("questions", []))
         if "questions" in loaded and bank < wanted:
-            self.problems.add(display, doc.lines.line(("questions",)),
-                              f"the bank has {bank} questions; it needs at least {MIN_BANK} "
-                              f"and at least questions_per_attempt ({module.questions_per_attempt})")
+            self.problems.add(
+                display,
+                doc.lines.line(("questions",)),
+                f"the bank has {bank} questions; it needs at least {MIN_BANK} "
+                f"and at least questions_per_attempt ({module.questions_per_attempt})",
+            )
 
     def _link_lessons(self, course: CourseData) -> None:
         for module in course.modules:

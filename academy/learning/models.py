@@ -1,11 +1,12 @@
 """Courses, modules, lessons, quiz questions and tracks, as synced from courses/."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from academy.core.models import TimestampMixin, utcnow
-from academy.extensions import db
+from academy.extensions import Model
 
 
 class ContentItemMixin(TimestampMixin):
@@ -21,7 +22,7 @@ class ContentItemMixin(TimestampMixin):
         return self.archived_at is not None
 
 
-class Course(ContentItemMixin, db.Model):
+class Course(ContentItemMixin, Model):
     __tablename__ = "course"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,7 +44,7 @@ REVIEW_POLICIES = ("after_pass_or_last_attempt", "after_last_attempt", "always",
 DEFAULT_REVIEW = REVIEW_POLICIES[0]
 
 
-class Module(ContentItemMixin, db.Model):
+class Module(ContentItemMixin, Model):
     __tablename__ = "module"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,7 +65,7 @@ class Module(ContentItemMixin, db.Model):
         return self.title
 
 
-class Lesson(ContentItemMixin, db.Model):
+class Lesson(ContentItemMixin, Model):
     __tablename__ = "lesson"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +83,7 @@ class Lesson(ContentItemMixin, db.Model):
         return self.title
 
 
-class Question(ContentItemMixin, db.Model):
+class Question(ContentItemMixin, Model):
     """One question of a module's bank; `data` holds the type's payload with stable ids."""
 
     __tablename__ = "question"
@@ -101,7 +102,7 @@ class Question(ContentItemMixin, db.Model):
     module: Mapped[Module] = relationship(back_populates="questions")
 
 
-class Track(ContentItemMixin, db.Model):
+class Track(ContentItemMixin, Model):
     """A role's learning path: courses in recommended order."""
 
     __tablename__ = "track"
@@ -116,7 +117,7 @@ class Track(ContentItemMixin, db.Model):
         return self.title
 
 
-class ContentRelease(db.Model):
+class ContentRelease(Model):
     """One run of `content sync`: when, which tree, and what it changed."""
 
     __tablename__ = "content_release"
@@ -131,7 +132,7 @@ class ContentRelease(db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
-class Enrolment(TimestampMixin, db.Model):
+class Enrolment(TimestampMixin, Model):
     """A learner taking a course; completed_at is set once, when every lesson and quiz is done."""
 
     __tablename__ = "enrolment"
@@ -147,7 +148,7 @@ class Enrolment(TimestampMixin, db.Model):
     course: Mapped[Course] = relationship(lazy="joined")
 
 
-class LessonProgress(db.Model):
+class LessonProgress(Model):
     """A learner's reading of one lesson: first opened, and marked as done."""
 
     __tablename__ = "lesson_progress"
@@ -160,7 +161,7 @@ class LessonProgress(db.Model):
     done_at: Mapped[datetime | None]
 
 
-class QuizAttempt(db.Model):
+class QuizAttempt(Model):
     """One attempt at a module's quiz: the paper drawn at the start, then the scored answers."""
 
     __tablename__ = "quiz_attempt"
@@ -186,7 +187,7 @@ class QuizAttempt(db.Model):
         return self.submitted_at is None
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     """Proof of a completed course, verifiable by its code without signing in; revocable."""
 
     __tablename__ = "certificate"

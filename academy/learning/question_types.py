@@ -1,4 +1,5 @@
 """Quiz question types: how each is shown, read back from a form, and scored — on the server only."""
+
 from abc import ABC, abstractmethod
 from random import Random
 
@@ -161,8 +162,10 @@ class Matching(QuestionType):
     name = "matching"
 
     def present(self, data, rng):
-        return {"lefts": [p["id"] for p in data["pairs"]],
-                "rights": _shuffled(list(dict.fromkeys(p["right_id"] for p in data["pairs"])), rng)}
+        return {
+            "lefts": [p["id"] for p in data["pairs"]],
+            "rights": _shuffled(list(dict.fromkeys(p["right_id"] for p in data["pairs"])), rng),
+        }
 
     def read(self, data, shown, form, field):
         answer = _part_values(form, field, shown["lefts"], shown["rights"])
@@ -183,5 +186,6 @@ class Matching(QuestionType):
         return [f"{p['left']} → {rights.get(answer[p['id']], '?')}" for p in data["pairs"] if p["id"] in answer]
 
 
-TYPES: dict[str, QuestionType] = {t.name: t for t in (SingleChoice(), MultipleChoice(), TrueFalse(), Ordering(),
-                                                      Matching())}
+TYPES: dict[str, QuestionType] = {
+    t.name: t for t in (SingleChoice(), MultipleChoice(), TrueFalse(), Ordering(), Matching())
+}

@@ -1,11 +1,13 @@
 """Module quizzes: the attempt policy, drawing a paper, reading answers and scoring — on the server only."""
+
 from dataclasses import dataclass
 from random import Random
+from typing import Any, cast
 
 from flask import abort
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 
 from academy.accounts.models import User
@@ -103,22 +105,31 @@ class QuizStatus:
         if not self.bank_size:
             return _("This quiz has no questions yet.")
         if self.allowed and self.used >= self.allowed:
-            return ngettext("You have used your only attempt at this quiz.",
-                            "You have used all %(num)d attempts at this quiz.", self.allowed)
+            return ngettext(
+                "You have used your only attempt at this quiz.",
+                "You have used all %(num)d attempts at this quiz.",
+                self.allowed,
+            )
         return None
 
 
 def status_for(user, module: Module) -> QuizStatus:
     """The learner's attempts at a module quiz, oldest first, with what the policy allows."""
-    attempts = db.session.scalars(db.select(QuizAttempt).where(
-        QuizAttempt.user_id == user.id, QuizAttempt.module_id == module.id).order_by(QuizAttempt.number)).all()
+    attempts = db.session.scalars(
+        db.select(QuizAttempt)
+        .where(QuizAttempt.user_id == user.id, QuizAttempt.module_id == module.id)
+        .order_by(QuizAttempt.number)
+    ).all()
     enrolled = services.enrolment_for(user, module.course) is not None
     return QuizStatus(module, list(attempts), len(live_questions(module)), enrolled)
 
 
 def _open_attempt(user, module: Module) -> QuizAttempt | None:
-    return db.session.scalar(db.select(QuizAttempt).where(
-        QuizAttempt.user_id == user.id, QuizAttempt.module_id == module.id, QuizAttempt.submitted_at.is_(None)))
+    return db.session.scalar(
+        db.select(QuizAttempt).where(
+            QuizAttempt.user_id == user.id, QuizAttempt.module_id == module.id, QuizAttempt.submitted_at.is_(None)
+        )
+    )
 
 
 def start_attempt(user, module: Module, rng: Random | None = None) -> QuizAttempt:
@@ -134,14 +145,14 @@ def start_attempt(user, module: Module, rng: Random | None = None) -> QuizAttemp
     number = max((attempt.number for attempt in status.attempts), default=0) + 1
     try:
         with db.session.begin_nested():
-            attempt = QuizAttempt(user_id=user.id, module_id=module.id, number=number, paper=paper,
-                                  total=len(paper))
+            attempt = QuizAttempt(user_id=user.id, module_id=module.id, number=number, paper=paper, total=len(paper))
             db.session.add(attempt)
     except IntegrityError:
         # A parallel start took this number first: both clicks share its attempt.
-        attempt = _open_attempt(user, module)
-        if attempt is None:
+        open_attempt = _open_attempt(user, module)
+        if open_attempt is None:
             raise QuizRefused(_("The quiz could not be started. Please try again.")) from None
+        attempt = open_attempt
     return attempt
 
 
@@ -198,8 +209,9 @@ def paper_items(attempt: QuizAttempt) -> list[PaperItem]:
     """The attempt's questions in the order drawn, even those archived since."""
     ids = [entry["question_id"] for entry in attempt.paper]
     questions = {q.id: q for q in db.session.scalars(db.select(Question).where(Question.id.in_(ids)))}
-    return [PaperItem(n, questions[entry["question_id"]], entry["shown"])
-            for n, entry in enumerate(attempt.paper, start=1)]
+    return [
+        PaperItem(n, questions[entry["question_id"]], entry["shown"]) for n, entry in enumerate(attempt.paper, start=1)
+    ]
 
 
 @dataclass
@@ -234,7 +246,7 @@ class Outcome:
 
 def submit(attempt: QuizAttempt, answers: dict) -> Outcome:
     """Score on the server and record the result exactly once, however many times it is sent."""
-    scored = {}
+    scored: dict[str, dict[str, Any]] = {}
     for item in paper_items(attempt):
         given = answers.get(str(item.question.id))
         right = given is not None and TYPES[item.kind].is_correct(item.question.data, given)
@@ -243,11 +255,17 @@ def submit(attempt: QuizAttempt, answers: dict) -> Outcome:
     total = len(scored)
     score = round(100 * correct / total) if total else 0
     passed = score >= attempt.module.pass_mark
-    # The WHERE on submitted_at makes the first of two racing submits the only one that counts.
-    result = db.session.execute(
-        update(QuizAttempt).where(QuizAttempt.id == attempt.id, QuizAttempt.submitted_at.is_(None))
-        .values(submitted_at=utcnow(), answers=scored, correct=correct, total=total, score=score, passed=passed)
-        .execution_options(synchronize_session=False))
+    # The WHERE on submitted_at makes the first of two racing submits the only one that counts. An UPDATE without
+    # RETURNING gives a CursorResult (with its rowcount), which Session.execute's annotations do not tell.
+    result = cast(
+        CursorResult,
+        db.session.execute(
+            update(QuizAttempt)
+            .where(QuizAttempt.id == attempt.id, QuizAttempt.submitted_at.is_(None))
+            .values(submitted_at=utcnow(), answers=scored, correct=correct, total=total, score=score, passed=passed)
+            .execution_options(synchronize_session=False)
+        ),
+    )
     db.session.refresh(attempt)
     if result.rowcount != 1:
         return Outcome(attempt, recorded=False)
@@ -282,6 +300,14 @@ def result_items(attempt: QuizAttempt, shows_answers: bool) -> list[ResultItem]:
         question, correct = item.question, bool(entry.get("correct"))
         # An explanation says why the keyed answer is right: a wrong answer gets the hint until answers are shown.
         explanation = question.explanation if shows_answers or correct else question.hint
-        items.append(ResultItem(item.number, question, correct, kind.describe(question.data, entry.get("given")),
-                                kind.solution(question.data) if shows_answers else None, explanation))
+        items.append(
+            ResultItem(
+                item.number,
+                question,
+                correct,
+                kind.describe(question.data, entry.get("given")),
+                kind.solution(question.data) if shows_answers else None,
+                explanation,
+            )
+        )
     return items

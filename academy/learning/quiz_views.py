@@ -1,4 +1,5 @@
 """The learner's module quizzes: overview, start, the paper and the result."""
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -25,8 +26,9 @@ def quiz(slug, module_slug):
     module = services.load_module(course, module_slug)
     if services.enrolment_for(current_user, course) is None:
         return _not_enrolled(course)
-    return render_template("learning/quiz.html", course=course, module=module,
-                           status=quizzes.status_for(current_user, module))
+    return render_template(
+        "learning/quiz.html", course=course, module=module, status=quizzes.status_for(current_user, module)
+    )
 
 
 @bp.post("/courses/<slug>/modules/<module_slug>/quiz/start")
@@ -47,9 +49,15 @@ def start_quiz(slug, module_slug):
 
 
 def _paper(attempt, form=None, missing=(), status=200):
-    return render_template("learning/attempt.html", attempt=attempt, module=attempt.module,
-                           course=attempt.module.course, items=quizzes.paper_items(attempt),
-                           form=form or MultiDict(), missing=set(missing)), status
+    return render_template(
+        "learning/attempt.html",
+        attempt=attempt,
+        module=attempt.module,
+        course=attempt.module.course,
+        items=quizzes.paper_items(attempt),
+        form=form or MultiDict(),
+        missing=set(missing),
+    ), status
 
 
 @bp.get("/quiz/attempts/<int:attempt_id>")
@@ -61,8 +69,14 @@ def attempt(attempt_id):
         return _paper(attempt)
     module = attempt.module
     status = quizzes.status_for(current_user, module)
-    return render_template("learning/result.html", attempt=attempt, module=module, course=module.course,
-                           items=quizzes.result_items(attempt, status.shows_answers), status=status)
+    return render_template(
+        "learning/result.html",
+        attempt=attempt,
+        module=module,
+        course=module.course,
+        items=quizzes.result_items(attempt, status.shows_answers),
+        status=status,
+    )
 
 
 @bp.post("/quiz/attempts/<int:attempt_id>")
@@ -75,8 +89,13 @@ def submit_attempt(attempt_id):
     try:
         read = quizzes.read_answers(attempt, request.form)
     except TamperedAnswer:
-        flash(_("Your answers named a question or option that is not on this paper, so nothing was recorded. "
-                "Choose your answers again from the page below."), "danger")
+        flash(
+            _(
+                "Your answers named a question or option that is not on this paper, so nothing was recorded. "
+                "Choose your answers again from the page below."
+            ),
+            "danger",
+        )
         return _paper(attempt, status=400)
     if read.missing:
         flash(_("Answer every question (%(n)d left).", n=len(read.missing)), "warning")
@@ -87,8 +106,14 @@ def submit_attempt(attempt_id):
         if outcome.attempt.passed:
             flash(_("You passed with %(score)d%%.", score=outcome.attempt.score), "success")
         else:
-            flash(_("You scored %(score)d%%; the pass mark is %(mark)d%%.", score=outcome.attempt.score,
-                    mark=attempt.module.pass_mark), "info")
+            flash(
+                _(
+                    "You scored %(score)d%%; the pass mark is %(mark)d%%.",
+                    score=outcome.attempt.score,
+                    mark=attempt.module.pass_mark,
+                ),
+                "info",
+            )
         if outcome.certificate is not None:
             flash(_("Course complete! Your certificate is ready."), "success")
     return redirect(url_for("learning.attempt", attempt_id=attempt.id))

@@ -1,9 +1,12 @@
 """Reading one lesson file or one quiz's questions, with every problem's line."""
+
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from academy.core.content import fields
+from academy.core.content.files import Problems, YamlDocument, load_with, parse_yaml, read_text
 from academy.learning import schemas
-from academy.learning.files import Problems, YamlDocument, load_with, parse_yaml, read_text
 from academy.learning.tree import LessonData, QuestionData, question_payload
 
 
@@ -43,19 +46,25 @@ class LessonReader:
         if end is None:
             self.problems.add(self.display, 1, "the front matter is not closed by a '---' line")
             return None
-        body = "".join(lines[end + 1:])
+        body = "".join(lines[end + 1 :])
         if not body.strip():
             self.problems.add(self.display, end + 1, "the lesson body is empty")
         doc = parse_yaml("".join(lines[1:end]), self.display, self.problems, first_line=2, what="the front matter")
-        loaded, slug_line = {}, 1
+        loaded: dict[str, Any] = {}
+        slug_line = 1
         if doc is not None:
             loaded, _ = load_with(schemas.LessonFrontMatterSchema(), doc.data, doc, self.display, self.problems)
             slug_line = doc.lines.line(("slug",))
         slug = loaded.get("slug")
         if slug and slug != self.path.stem:
             self.problems.add(self.display, slug_line, f"slug '{slug}' does not match the file name '{self.path.name}'")
-        lesson = LessonData(slug=slug or "", title=loaded.get("title", ""), sections=loaded.get("sections", []),
-                            minutes=loaded.get("minutes", 0), body_markdown=body)
+        lesson = LessonData(
+            slug=slug or "",
+            title=loaded.get("title", ""),
+            sections=loaded.get("sections", []),
+            minutes=loaded.get("minutes", 0),
+            body_markdown=body,
+        )
         return LessonFile(lesson, course_slug, self.display, slug_line, body_line=end + 2)
 
 
@@ -66,7 +75,8 @@ class QuizReader:
         self.doc, self.display, self.problems = doc, display, problems
 
     def questions(self, raw_questions: list) -> list[QuestionData]:
-        found, slugs = [], set()
+        found: list[QuestionData] = []
+        slugs: set[str] = set()
         for index, raw in enumerate(raw_questions):
             question = self._question(index, raw)
             if question is None:
@@ -87,18 +97,27 @@ class QuizReader:
             return None
         kind = raw.get("type")
         schema = schemas.QUESTION_SCHEMAS.get(kind) if isinstance(kind, str) else None
-        if schema is None:
-            message = ("missing required key 'type'" if kind is None else
-                       f"unknown question type '{kind}' (expected one of: {', '.join(schemas.QUESTION_SCHEMAS)})")
+        if schema is None or not isinstance(kind, str):
+            message = (
+                "missing required key 'type'"
+                if kind is None
+                else f"unknown question type '{kind}' (expected one of: {', '.join(schemas.QUESTION_SCHEMAS)})"
+            )
             self.problems.add(self.display, self.doc.lines.line(prefix + (("type",) if kind else ())), message)
             return None
         loaded, ok = load_with(schema(), raw, self.doc, self.display, self.problems, prefix)
         for key in ("prompt", "explanation", "hint"):
-            for ref in schemas.unknown_inline_sections(loaded.get(key) or ""):
+            for ref in fields.unknown_inline_sections(loaded.get(key) or ""):
                 line = self.doc.lines.line(prefix + (key,))
                 self.problems.add(self.display, line, f"{key}: unknown section reference '{ref}'")
         if not ok:
             return None
-        return QuestionData(slug=loaded["slug"], type=kind, prompt=loaded["prompt"], sections=loaded["sections"],
-                            explanation=loaded["explanation"], hint=loaded["hint"],
-                            data=question_payload(kind, loaded))
+        return QuestionData(
+            slug=loaded["slug"],
+            type=kind,
+            prompt=loaded["prompt"],
+            sections=loaded["sections"],
+            explanation=loaded["explanation"],
+            hint=loaded["hint"],
+            data=question_payload(kind, loaded),
+        )

@@ -1,60 +1,23 @@
 """Marshmallow schemas for the content files; unknown keys are rejected."""
-import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from academy.accounts.models import Track as TrackCode
+from academy.core.content.fields import (
+    StrictBoolean,
+    count,
+    integer,
+    not_blank,
+    sections,
+    slug,
+    slug_list,
+    text,
+    title,
+    unique,
+)
 from academy.learning.models import DEFAULT_REVIEW, REVIEW_POLICIES
-from academy.learning.sections import SECTIONS
 
-SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-SECTION_RE = re.compile(r"^§\d+(\.\d+){0,2}$")
-INLINE_SECTION_RE = re.compile(r"§\d+(?:\.\d+)*")
 TRACK_CODES = tuple(code.value for code in TrackCode)
-# As long or as large as the database columns: what passes the check must never fail the sync.
-SLUG_MAX, TITLE_MAX, INTEGER_MAX = 80, 200, 2**31 - 1
-
-
-class StrictBoolean(fields.Boolean):
-    """Only YAML's true and false: "yes" in quotes is a typo, not a boolean."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("must not be empty")
-
-
-def is_slug(value: str) -> bool:
-    """Whether a name can be a slug, and so a file name: a longer one would be refused by the file system."""
-    return bool(SLUG_RE.match(value)) and len(value) <= SLUG_MAX
-
-
-def _slug(value: str) -> None:
-    if not SLUG_RE.match(value):
-        raise ValidationError(f"bad slug '{value}': use lower-case words joined by hyphens")
-    if len(value) > SLUG_MAX:
-        raise ValidationError(f"{len(value)} characters long, more than the {SLUG_MAX} allowed")
-
-
-def _title_length(value: str) -> None:
-    if len(value) > TITLE_MAX:
-        raise ValidationError(f"{len(value)} characters long, more than the {TITLE_MAX} allowed")
-
-
-def _section(value: str) -> None:
-    if value not in SECTIONS:
-        hint = "" if SECTION_RE.match(value) else " (write §N, §N.N or §N.N.N)"
-        raise ValidationError(f"unknown section reference '{value}'{hint}")
-
-
-def unknown_inline_sections(text: str) -> list[str]:
-    """Section references cited in running text (`see §4.5`) that name no section of the report."""
-    return [ref for ref in INLINE_SECTION_RE.findall(text) if ref not in SECTIONS]
 
 
 def _track_code(value: str) -> None:
@@ -65,56 +28,6 @@ def _track_code(value: str) -> None:
 def _review(value: str) -> None:
     if value not in REVIEW_POLICIES:
         raise ValidationError(f"unknown review policy '{value}' (expected one of: {', '.join(REVIEW_POLICIES)})")
-
-
-def _count(noun: str, low: int, high: int | None = None):
-    def check(values: list) -> None:
-        if len(values) < low or (high is not None and len(values) > high):
-            span = f"{low}–{high}" if high is not None else f"at least {low}"
-            raise ValidationError(f"needs {span} {noun}, found {len(values)}")
-
-    return check
-
-
-def _unique(noun: str):
-    def check(values: list) -> None:
-        seen = set()
-        for value in values:
-            if value in seen:
-                raise ValidationError(f"duplicate {noun} '{value}'")
-            seen.add(value)
-
-    return check
-
-
-def text(**kwargs) -> fields.String:
-    return fields.String(required=True, validate=_not_blank, **kwargs)
-
-
-def title() -> fields.String:
-    return fields.String(required=True, validate=[_not_blank, _title_length])
-
-
-def slug() -> fields.String:
-    return fields.String(required=True, validate=_slug)
-
-
-def sections() -> fields.List:
-    return fields.List(fields.String(validate=_section), required=True,
-                       validate=[_count("section references", 1), _unique("section reference")])
-
-
-def slug_list(noun: str) -> fields.List:
-    return fields.List(fields.String(validate=_slug), required=True, validate=[_count(noun, 1), _unique(noun[:-1])])
-
-
-def integer(low: int, high: int | None = None) -> fields.Integer:
-    if high is not None:
-        checks = [validate.Range(min=low, max=high, error=f"must be between {low} and {high}")]
-    else:
-        checks = [validate.Range(min=low, error=f"must be at least {low}"),
-                  validate.Range(max=INTEGER_MAX, error=f"must be at most {INTEGER_MAX}")]
-    return fields.Integer(strict=True, required=True, validate=checks)
 
 
 class QuizSettingsSchema(Schema):
@@ -136,10 +49,11 @@ class CourseSchema(Schema):
     slug = slug()
     title = title()
     summary = text()
-    tracks = fields.List(fields.String(validate=_track_code), required=True,
-                         validate=[_count("tracks", 1), _unique("track")])
+    tracks = fields.List(
+        fields.String(validate=_track_code), required=True, validate=[count("tracks", 1), unique("track")]
+    )
     published = StrictBoolean(load_default=False)
-    modules = fields.List(fields.Nested(ModuleSchema), required=True, validate=_count("modules", 1))
+    modules = fields.List(fields.Nested(ModuleSchema), required=True, validate=count("modules", 1))
 
 
 class LessonFrontMatterSchema(Schema):
@@ -157,12 +71,12 @@ class TrackSchema(Schema):
 
 
 class TracksFileSchema(Schema):
-    tracks = fields.List(fields.Nested(TrackSchema), required=True, validate=_count("tracks", 1))
+    tracks = fields.List(fields.Nested(TrackSchema), required=True, validate=count("tracks", 1))
 
 
 class QuizFileSchema(Schema):
     module = slug()
-    questions = fields.List(fields.Raw(), required=True, validate=_count("questions", 1))
+    questions = fields.List(fields.Raw(), required=True, validate=count("questions", 1))
 
 
 class QuestionSchema(Schema):
@@ -173,7 +87,7 @@ class QuestionSchema(Schema):
     sections = sections()
     prompt = text()
     explanation = text()
-    hint = fields.String(load_default=None, validate=_not_blank)
+    hint = fields.String(load_default=None, validate=not_blank)
 
 
 class OptionSchema(Schema):
@@ -182,30 +96,32 @@ class OptionSchema(Schema):
 
 
 def _distinct_texts(options: list[dict]) -> None:
-    _unique("option")([option.get("text") for option in options])
+    unique("option")([option.get("text") for option in options])
 
 
 class SingleChoiceSchema(QuestionSchema):
-    options = fields.List(fields.Nested(OptionSchema), required=True,
-                          validate=[_count("options", 3, 5), _distinct_texts])
+    options = fields.List(
+        fields.Nested(OptionSchema), required=True, validate=[count("options", 3, 5), _distinct_texts]
+    )
 
     @validates_schema
     def one_correct(self, data, **kwargs):
         correct = sum(option.get("correct", False) for option in data.get("options", []))
         if "options" in data and correct != 1:
-            raise ValidationError(f"a single-choice question needs exactly one correct option, found {correct}",
-                                  field_name="options")
+            raise ValidationError(
+                f"a single-choice question needs exactly one correct option, found {correct}", field_name="options"
+            )
 
 
 class MultipleChoiceSchema(QuestionSchema):
-    options = fields.List(fields.Nested(OptionSchema), required=True,
-                          validate=[_count("options", 3, 5), _distinct_texts])
+    options = fields.List(
+        fields.Nested(OptionSchema), required=True, validate=[count("options", 3, 5), _distinct_texts]
+    )
 
     @validates_schema
     def some_correct(self, data, **kwargs):
         if "options" in data and not any(option.get("correct", False) for option in data["options"]):
-            raise ValidationError("a multiple-choice question needs at least one correct option",
-                                  field_name="options")
+            raise ValidationError("a multiple-choice question needs at least one correct option", field_name="options")
 
 
 class TrueFalseSchema(QuestionSchema):
@@ -213,8 +129,9 @@ class TrueFalseSchema(QuestionSchema):
 
 
 class OrderingSchema(QuestionSchema):
-    items = fields.List(fields.String(validate=_not_blank), required=True,
-                        validate=[_count("items", 3, 6), _unique("item")])
+    items = fields.List(
+        fields.String(validate=not_blank), required=True, validate=[count("items", 3, 6), unique("item")]
+    )
 
 
 class PairSchema(Schema):
@@ -223,14 +140,14 @@ class PairSchema(Schema):
 
 
 class MatchingSchema(QuestionSchema):
-    pairs = fields.List(fields.Nested(PairSchema), required=True, validate=_count("pairs", 3, 6))
+    pairs = fields.List(fields.Nested(PairSchema), required=True, validate=count("pairs", 3, 6))
 
     @validates_schema
     def one_to_one(self, data, **kwargs):
         pairs = data.get("pairs", [])
         for side in ("left", "right"):
             try:
-                _unique(f"{side} side")([pair.get(side) for pair in pairs])
+                unique(f"{side} side")([pair.get(side) for pair in pairs])
             except ValidationError as error:
                 raise ValidationError(error.messages, field_name="pairs") from error
 

@@ -1,21 +1,22 @@
 """Courses as a learner meets them: catalogue, enrolment, lesson progress and completion."""
+
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from flask import abort
+from sqlalchemy import BindParameter, bindparam, literal, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import lazyload
 
+from academy.accounts.models import User
 from academy.core.models import utcnow
 from academy.extensions import db
 from academy.learning.certificates import issue_certificate
-from academy.learning.models import (Certificate, Course, Enrolment, Lesson, LessonProgress, Module, QuizAttempt,
-                                     Track)
+from academy.learning.models import Certificate, Course, Enrolment, Lesson, LessonProgress, Module, QuizAttempt, Track
+from academy.learning.outlines import WITH_TREE, CourseOutline, course_outline
 
-
-# A course's pages walk all its modules and lessons (order, progress, previous / next): load the tree with the
-# course in one query, not one query per module. Pages show lessons' HTML, never their Markdown source.
-WITH_TREE = joinedload(Course.modules).joinedload(Module.lessons).defer(Lesson.body_markdown)
 # How precisely "last activity" follows lesson views: reports show it to the day, "continue" goes to the last lesson.
 ACTIVITY_RESOLUTION = timedelta(minutes=5)
 
@@ -48,6 +49,14 @@ def load_course(slug: str) -> Course:
     return course
 
 
+def load_course_outline(slug: str) -> CourseOutline:
+    """A published course as its pages show it, kept by the process until the content changes (outlines.py), or 404."""
+    outline = course_outline(slug)
+    if outline is None:
+        abort(404)
+    return outline
+
+
 def live_modules(course: Course) -> list[Module]:
     return [m for m in course.modules if not m.is_archived]
 
@@ -76,7 +85,7 @@ def load_module(course: Course, slug: str) -> Module:
 
 
 def enrolment_for(user, course: Course) -> Enrolment | None:
-    return db.session.scalar(db.select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == course.id))
+    return db.session.scalar(_statements().enrolment, {"user_id": user.id, "course_id": course.id})
 
 
 def enrol(user, course: Course) -> Enrolment:
@@ -89,34 +98,65 @@ def enrol(user, course: Course) -> Enrolment:
             enrolment = Enrolment(user_id=user.id, course_id=course.id)
             db.session.add(enrolment)
     except IntegrityError:
-        return enrolment_for(user, course)
+        raced = enrolment_for(user, course)
+        assert raced is not None  # the clash means a parallel request has just enrolled them
+        return raced
     return enrolment
 
 
 def enrolment_and_progress(user, course: Course, lesson: Lesson) -> tuple[Enrolment | None, LessonProgress | None]:
     """The learner's enrolment in the course and their progress row of one of its lessons, in one query."""
-    progress = (LessonProgress.user_id == Enrolment.user_id) & (LessonProgress.lesson_id == lesson.id)
-    # The course is in the session already: no need to join it again for the enrolment.
-    row = db.session.execute(db.select(Enrolment, LessonProgress).outerjoin(LessonProgress, progress)
-                             .where(Enrolment.user_id == user.id, Enrolment.course_id == course.id)
-                             .options(lazyload(Enrolment.course))).first()
+    row = db.session.execute(
+        _statements().enrolment_and_progress, {"user_id": user.id, "course_id": course.id, "lesson_id": lesson.id}
+    ).first()
     return (row[0], row[1]) if row else (None, None)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a learner stands in a course, as its pages read it on every view: plain values, in one plain query."""
+
+    enrolment_id: int
+    last_lesson_id: int | None
+    last_activity_at: datetime
+    lesson_opened: bool  # of the lesson asked about: whether it has its progress row
+    lesson_done: bool
+    certificate_code: str | None
+
+
+def place_in_course(user, course: Course, lesson: Lesson | None = None) -> Place | None:
+    """The learner's place in a course (and in one of its lessons); None when they are not enrolled."""
+    row = db.session.execute(
+        _statements().place, {"user_id": user.id, "course_id": course.id, "lesson_id": lesson.id if lesson else None}
+    ).first()
+    return None if row is None else Place(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5])
+
+
+def view_changes_place(place: Place, lesson: Lesson, now: datetime | None = None) -> bool:
+    """Whether a view of the lesson has anything for record_view to write."""
+    return not place.lesson_opened or _moves_on(place.last_lesson_id, place.last_activity_at, lesson, now)
+
+
+def _moves_on(last_lesson_id: int | None, last_activity_at: datetime, lesson: Lesson, now: datetime | None) -> bool:
+    return last_lesson_id != lesson.id or (now or utcnow()) - last_activity_at >= ACTIVITY_RESOLUTION
+
+
 def lesson_progress(user, lesson: Lesson) -> LessonProgress | None:
-    return db.session.scalar(db.select(LessonProgress).where(
-        LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id))
+    return db.session.scalar(
+        db.select(LessonProgress).where(LessonProgress.user_id == user.id, LessonProgress.lesson_id == lesson.id)
+    )
 
 
-def record_view(user, enrolment: Enrolment, lesson: Lesson, progress: LessonProgress | None = None,
-                now: datetime | None = None) -> LessonProgress:
+def record_view(
+    user, enrolment: Enrolment, lesson: Lesson, progress: LessonProgress | None = None, now: datetime | None = None
+) -> LessonProgress:
     """Remember where the learner is; the first view creates the progress row (`progress`: the row, if read).
 
     Reading the same lesson again within ACTIVITY_RESOLUTION writes nothing: a page view must not take the
     database's write lock each time someone scrolls back or reloads.
     """
     now = now or utcnow()
-    if enrolment.last_lesson_id != lesson.id or now - enrolment.last_activity_at >= ACTIVITY_RESOLUTION:
+    if _moves_on(enrolment.last_lesson_id, enrolment.last_activity_at, lesson, now):
         enrolment.last_lesson_id = lesson.id
         enrolment.last_activity_at = now
     progress = progress or lesson_progress(user, lesson)
@@ -126,7 +166,9 @@ def record_view(user, enrolment: Enrolment, lesson: Lesson, progress: LessonProg
                 progress = LessonProgress(user_id=user.id, lesson_id=lesson.id)
                 db.session.add(progress)
         except IntegrityError:
-            progress = lesson_progress(user, lesson)
+            raced = lesson_progress(user, lesson)
+            assert raced is not None  # the clash means a parallel request has just made their row
+            progress = raced
     return progress
 
 
@@ -168,14 +210,66 @@ def progress_for(user, course: Course) -> CourseProgress:
     """Where a learner stands in one course, counting only live lessons and quizzes."""
     lessons = course_lessons(course)
     modules = live_modules(course)
-    lesson_ids = [lesson.id for lesson in lessons]
-    done = set(db.session.scalars(db.select(LessonProgress.lesson_id).where(
-        LessonProgress.user_id == user.id, LessonProgress.lesson_id.in_(lesson_ids),
-        LessonProgress.done_at.is_not(None)))) if lesson_ids else set()
-    passed = set(db.session.scalars(db.select(QuizAttempt.module_id).where(
-        QuizAttempt.user_id == user.id, QuizAttempt.module_id.in_([m.id for m in modules]),
-        QuizAttempt.passed.is_(True)))) if modules else set()
+    done: set[int] = set()
+    passed: set[int] = set()
+    if lessons or modules:
+        rows = db.session.execute(
+            _statements().progress,
+            {"user_id": user.id, "lesson_ids": [x.id for x in lessons], "module_ids": [m.id for m in modules]},
+        )
+        for kind, item_id in rows:
+            (done if kind == "lesson" else passed).add(item_id)
     return CourseProgress(len(lessons), len(done), len(modules), len(passed), done, passed)
+
+
+@functools.cache
+def _statements() -> SimpleNamespace:
+    """The statements the course and lesson pages run on every view, built once: SQLAlchemy then finds their compiled
+    SQL without building and hashing a new statement each time. Enrolments come without their course (the page has
+    it)."""
+    user: BindParameter[int] = bindparam("user_id")
+    course: BindParameter[int] = bindparam("course_id")
+    # Progress rows may join the enrolment without the course: it is in the session already.
+    progress = (LessonProgress.user_id == Enrolment.user_id) & (LessonProgress.lesson_id == bindparam("lesson_id"))
+    # Columns of the tables, not of the models: plain SELECTs skip the ORM's compilation.
+    read, attempt = LessonProgress.__table__.c, QuizAttempt.__table__.c
+    done = db.select(literal("lesson"), read.lesson_id).where(
+        read.user_id == user, read.lesson_id.in_(bindparam("lesson_ids", expanding=True)), read.done_at.is_not(None)
+    )
+    passed = db.select(literal("quiz"), attempt.module_id).where(
+        attempt.user_id == user,
+        attempt.module_id.in_(bindparam("module_ids", expanding=True)),
+        attempt.passed.is_(True),
+    )
+    return SimpleNamespace(
+        enrolment=db.select(Enrolment)
+        .where(Enrolment.user_id == user, Enrolment.course_id == course)
+        .options(lazyload(Enrolment.course)),
+        enrolment_and_progress=db.select(Enrolment, LessonProgress)
+        .outerjoin(LessonProgress, progress)
+        .where(Enrolment.user_id == user, Enrolment.course_id == course)
+        .options(lazyload(Enrolment.course)),
+        progress=union_all(done, passed),
+        place=_place_statement(user, course),
+    )
+
+
+def _place_statement(user, course):
+    enrolments, reads, certificates = Enrolment.__table__, LessonProgress.__table__, Certificate.__table__
+    read = (reads.c.user_id == enrolments.c.user_id) & (reads.c.lesson_id == bindparam("lesson_id"))
+    issued = (certificates.c.user_id == enrolments.c.user_id) & (certificates.c.course_id == enrolments.c.course_id)
+    return (
+        db.select(
+            enrolments.c.id,
+            enrolments.c.last_lesson_id,
+            enrolments.c.last_activity_at,
+            reads.c.id.is_not(None),
+            reads.c.done_at.is_not(None),
+            certificates.c.code,
+        )
+        .select_from(enrolments.outerjoin(reads, read).outerjoin(certificates, issued))
+        .where(enrolments.c.user_id == user, enrolments.c.course_id == course)
+    )
 
 
 def next_step(course: Course, progress: CourseProgress, enrolment: Enrolment | None):
@@ -197,3 +291,28 @@ def complete_if_done(user, enrolment: Enrolment) -> Certificate | None:
         return None
     enrolment.completed_at = utcnow()
     return issue_certificate(user, enrolment.course)
+
+
+def latest_activity(*, user_ids: list[int] | None = None, institution_id: int | None = None) -> dict[int, datetime]:
+    """Each person's latest lesson view, lesson done or quiz submission, in one query: of the given people, or of
+    an institution's members."""
+    where = []
+    if user_ids is not None:
+        if not user_ids:
+            return {}
+        where.append(lambda column: column.in_(user_ids))
+    moments = db.union_all(
+        db.select(LessonProgress.user_id.label("user_id"), LessonProgress.viewed_at.label("at")).where(
+            *[rule(LessonProgress.user_id) for rule in where]
+        ),
+        db.select(LessonProgress.user_id, LessonProgress.done_at).where(
+            LessonProgress.done_at.is_not(None), *[rule(LessonProgress.user_id) for rule in where]
+        ),
+        db.select(QuizAttempt.user_id, QuizAttempt.submitted_at).where(
+            QuizAttempt.submitted_at.is_not(None), *[rule(QuizAttempt.user_id) for rule in where]
+        ),
+    ).subquery()
+    query = db.select(moments.c.user_id, db.func.max(moments.c.at)).group_by(moments.c.user_id)
+    if institution_id is not None:
+        query = query.join(User, User.id == moments.c.user_id).where(User.institution_id == institution_id)
+    return dict(db.session.execute(query).all())

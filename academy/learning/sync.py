@@ -1,26 +1,19 @@
 """Syncing a checked content folder into the database: upsert by slug, archive what disappeared."""
+
 import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from academy.core.content.files import ContentInvalid
 from academy.core.models import utcnow
 from academy.extensions import db
 from academy.learning.content import load_content
-from academy.learning.files import Problem
 from academy.learning.models import ContentRelease, Course, Lesson, Module, Question, Track
 from academy.learning.tree import ContentTree
 
 OUTCOMES = ("created", "updated", "archived", "unchanged")
-
-
-class ContentInvalid(Exception):
-    """The content folder has errors; nothing was written."""
-
-    def __init__(self, errors: list[Problem]):
-        super().__init__(f"{len(errors)} content error(s)")
-        self.errors = errors
 
 
 @dataclass
@@ -58,22 +51,25 @@ def sync_content(folder: Path | str) -> SyncReport:
     sync.upsert("lessons", Lesson, lambda row: row.slug, _lesson_items(tree, modules))
     sync.upsert("questions", Question, lambda row: (row.module_id, row.slug), _question_items(tree, modules))
     sync.upsert("tracks", Track, lambda row: row.code, _track_items(tree))
-    release = ContentRelease(tree_hash=sync.tree_hash(), detail={k: dict(v) for k, v in sync.counts.items()},
-                             **{outcome: sum(c[outcome] for c in sync.counts.values()) for outcome in OUTCOMES})
+    release = ContentRelease(
+        tree_hash=sync.tree_hash(),
+        detail={k: dict(v) for k, v in sync.counts.items()},
+        **{outcome: sum(c[outcome] for c in sync.counts.values()) for outcome in OUTCOMES},
+    )
     db.session.add(release)
     db.session.flush()
     return SyncReport(release=release, counts=sync.counts)
 
 
 class _Sync:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = utcnow()
         self.counts: dict[str, Counter] = {}
         self.digests: list[str] = []
 
     def upsert(self, kind: str, model, key_of, items: list[_Item]) -> dict:
         """Create, update or leave each item; archive the rows whose key is gone; return rows by key."""
-        counts = self.counts.setdefault(kind, Counter({outcome: 0 for outcome in OUTCOMES}))
+        counts = self.counts.setdefault(kind, Counter(dict.fromkeys(OUTCOMES, 0)))
         existing = {key_of(row): row for row in db.session.scalars(db.select(model))}
         rows = {}
         for item in items:
@@ -81,8 +77,7 @@ class _Sync:
             self.digests.append(f"{kind}:{digest}")
             row = existing.get(item.key)
             if row is None:
-                row = model(**item.values, **item.links, content_hash=digest, created_at=self.now,
-                            updated_at=self.now)
+                row = model(**item.values, **item.links, content_hash=digest, created_at=self.now, updated_at=self.now)
                 db.session.add(row)
                 counts["created"] += 1
             elif row.content_hash != digest or row.archived_at is not None or _links_moved(row, item):
@@ -109,43 +104,101 @@ def _links_moved(row, item: _Item) -> bool:
 
 
 def _course_items(tree: ContentTree) -> list[_Item]:
-    return [_Item(course.slug, {"slug": course.slug, "title": course.title, "summary": course.summary,
-                                "tracks": course.tracks, "published": course.published,
-                                "position": course.position})
-            for course in tree.courses]
+    return [
+        _Item(
+            course.slug,
+            {
+                "slug": course.slug,
+                "title": course.title,
+                "summary": course.summary,
+                "tracks": course.tracks,
+                "published": course.published,
+                "position": course.position,
+            },
+        )
+        for course in tree.courses
+    ]
 
 
 def _module_items(tree: ContentTree, courses: dict) -> list[_Item]:
-    return [_Item(module.slug, {"slug": module.slug, "title": module.title, "summary": module.summary,
-                                "position": module.position, "pass_mark": module.pass_mark,
-                                "questions_per_attempt": module.questions_per_attempt,
-                                "max_attempts": module.max_attempts, "review": module.review},
-                  parent=course.slug, links={"course_id": courses[course.slug].id})
-            for course in tree.courses for module in course.modules]
+    return [
+        _Item(
+            module.slug,
+            {
+                "slug": module.slug,
+                "title": module.title,
+                "summary": module.summary,
+                "position": module.position,
+                "pass_mark": module.pass_mark,
+                "questions_per_attempt": module.questions_per_attempt,
+                "max_attempts": module.max_attempts,
+                "review": module.review,
+            },
+            parent=course.slug,
+            links={"course_id": courses[course.slug].id},
+        )
+        for course in tree.courses
+        for module in course.modules
+    ]
 
 
 def _lesson_items(tree: ContentTree, modules: dict) -> list[_Item]:
-    return [_Item(lesson.slug, {"slug": lesson.slug, "title": lesson.title, "sections": lesson.sections,
-                                "minutes": lesson.minutes, "body_markdown": lesson.body_markdown,
-                                "body_html": lesson.body_html, "position": lesson.position},
-                  parent=module.slug, links={"module_id": modules[module.slug].id})
-            for module in tree.modules for lesson in module.lessons]
+    return [
+        _Item(
+            lesson.slug,
+            {
+                "slug": lesson.slug,
+                "title": lesson.title,
+                "sections": lesson.sections,
+                "minutes": lesson.minutes,
+                "body_markdown": lesson.body_markdown,
+                "body_html": lesson.body_html,
+                "position": lesson.position,
+            },
+            parent=module.slug,
+            links={"module_id": modules[module.slug].id},
+        )
+        for module in tree.modules
+        for lesson in module.lessons
+    ]
 
 
 def _question_items(tree: ContentTree, modules: dict) -> list[_Item]:
     items = []
     for module in tree.modules:
         module_id = modules[module.slug].id
-        items += [_Item((module_id, question.slug),
-                        {"slug": question.slug, "type": question.type, "prompt": question.prompt,
-                         "sections": question.sections, "explanation": question.explanation,
-                         "hint": question.hint, "data": question.data, "position": question.position},
-                        parent=module.slug, links={"module_id": module_id})
-                  for question in module.questions]
+        items += [
+            _Item(
+                (module_id, question.slug),
+                {
+                    "slug": question.slug,
+                    "type": question.type,
+                    "prompt": question.prompt,
+                    "sections": question.sections,
+                    "explanation": question.explanation,
+                    "hint": question.hint,
+                    "data": question.data,
+                    "position": question.position,
+                },
+                parent=module.slug,
+                links={"module_id": module_id},
+            )
+            for question in module.questions
+        ]
     return items
 
 
 def _track_items(tree: ContentTree) -> list[_Item]:
-    return [_Item(track.code, {"code": track.code, "title": track.title, "summary": track.summary,
-                               "course_slugs": track.course_slugs, "position": track.position})
-            for track in tree.tracks]
+    return [
+        _Item(
+            track.code,
+            {
+                "code": track.code,
+                "title": track.title,
+                "summary": track.summary,
+                "course_slugs": track.course_slugs,
+                "position": track.position,
+            },
+        )
+        for track in tree.tracks
+    ]

@@ -1,8 +1,9 @@
 """A content folder as plain dataclasses, ready to check and to sync."""
+
 import hashlib
 from dataclasses import dataclass, field
 
-from academy.learning.files import Problem
+from academy.core.content.files import Problem
 from academy.learning.models import DEFAULT_REVIEW
 
 
@@ -82,8 +83,10 @@ class ContentTree:
         return [question for module in self.modules for question in module.questions]
 
     def summary(self) -> str:
-        return (f"{len(self.courses)} courses, {len(self.modules)} modules, "
-                f"{len(self.lessons)} lessons, {len(self.questions)} questions")
+        return (
+            f"{len(self.courses)} courses, {len(self.modules)} modules, "
+            f"{len(self.lessons)} lessons, {len(self.questions)} questions"
+        )
 
 
 def stable_id(text: str) -> str:
@@ -94,12 +97,25 @@ def stable_id(text: str) -> str:
 def question_payload(kind: str, loaded: dict) -> dict:
     """The type-specific part of a question, with stable ids for options, items and pairs."""
     if kind in ("single", "multiple"):
-        return {"options": [{"id": stable_id(option["text"]), "text": option["text"],
-                             "correct": option["correct"]} for option in loaded["options"]]}
+        return {
+            "options": [
+                {"id": stable_id(option["text"]), "text": option["text"], "correct": option["correct"]}
+                for option in loaded["options"]
+            ]
+        }
     if kind == "true_false":
         return {"answer": loaded["answer"]}
     if kind == "ordering":
         return {"items": [{"id": stable_id(item), "text": item} for item in loaded["items"]]}
     # The right side has its own id: showing rights under the pair's id would give the answer away.
-    return {"pairs": [{"id": stable_id(pair["left"]), "left": pair["left"], "right": pair["right"],
-                       "right_id": stable_id(pair["right"])} for pair in loaded["pairs"]]}
+    return {
+        "pairs": [
+            {
+                "id": stable_id(pair["left"]),
+                "left": pair["left"],
+                "right": pair["right"],
+                "right_id": stable_id(pair["right"]),
+            }
+            for pair in loaded["pairs"]
+        ]
+    }

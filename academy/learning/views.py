@@ -1,14 +1,16 @@
 """The learner's pages: catalogue, course, lessons and their own learning overview."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import lazyload
 
 from academy.accounts.models import Track
+from academy.core.content.sections import SECTIONS
 from academy.core.permissions import SIGNED_IN, allow
 from academy.extensions import db
-from academy.learning import services
+from academy.learning import outlines, services
 from academy.learning.models import Certificate, Enrolment
-from academy.learning.sections import SECTIONS
 
 bp = Blueprint("learning", __name__)
 
@@ -22,15 +24,20 @@ def section_title(reference: str) -> str:
 @allow(SIGNED_IN)
 def home():
     """The learner's overview: courses in progress, completed, certificates, suggestions."""
-    enrolments = db.session.scalars(db.select(Enrolment).where(Enrolment.user_id == current_user.id)
-                                    .order_by(Enrolment.last_activity_at.desc())).all()
-    rows = [(e, services.progress_for(current_user, e.course)) for e in enrolments
-            if e.course.published and not e.course.is_archived]
+    enrolments = db.session.scalars(
+        db.select(Enrolment).where(Enrolment.user_id == current_user.id).order_by(Enrolment.last_activity_at.desc())
+    ).all()
+    rows = [
+        (e, services.progress_for(current_user, e.course))
+        for e in enrolments
+        if e.course.published and not e.course.is_archived
+    ]
     enrolled = {e.course_id for e in enrolments}
     track = current_user.track.value if current_user.track else None
     suggestions = [c for c in services.published_courses(track) if c.id not in enrolled][:4]
-    certificates = db.session.scalars(db.select(Certificate).where(Certificate.user_id == current_user.id)
-                                      .order_by(Certificate.issued_at.desc())).all()
+    certificates = db.session.scalars(
+        db.select(Certificate).where(Certificate.user_id == current_user.id).order_by(Certificate.issued_at.desc())
+    ).all()
     return render_template("learning/home.html", rows=rows, suggestions=suggestions, certificates=certificates)
 
 
@@ -45,23 +52,34 @@ def catalogue():
     courses = services.published_courses(track or None)
     enrolled = set(db.session.scalars(db.select(Enrolment.course_id).where(Enrolment.user_id == current_user.id)))
     current_track = next((t for t in all_tracks if t.code == track), None)
-    return render_template("learning/catalogue.html", courses=courses, tracks=all_tracks, track=track,
-                           current_track=current_track, enrolled=enrolled,
-                           lesson_counts={c.id: len(services.course_lessons(c)) for c in courses})
+    return render_template(
+        "learning/catalogue.html",
+        courses=courses,
+        tracks=all_tracks,
+        track=track,
+        current_track=current_track,
+        enrolled=enrolled,
+        lesson_counts={c.id: len(services.course_lessons(c)) for c in courses},
+    )
 
 
 @bp.get("/courses/<slug>")
 @allow(SIGNED_IN)
 def course(slug):
     """A course's modules and lessons with the learner's progress and where to continue."""
-    course = services.load_course(slug)
-    enrolment = services.enrolment_for(current_user, course)
+    course = services.load_course_outline(slug)
+    place = services.place_in_course(current_user, course)
     progress = services.progress_for(current_user, course)
-    certificate = db.session.scalar(db.select(Certificate).where(
-        Certificate.user_id == current_user.id, Certificate.course_id == course.id))
-    return render_template("learning/course.html", course=course, enrolment=enrolment, progress=progress,
-                           modules=services.live_modules(course), live_lessons=services.live_lessons,
-                           next_step=services.next_step(course, progress, enrolment), certificate=certificate)
+    return render_template(
+        "learning/course.html",
+        course=course,
+        enrolment=place,
+        progress=progress,
+        modules=course.modules,
+        module_section=outlines.module_section,
+        next_step=services.next_step(course, progress, place),
+        certificate_code=place.certificate_code if place else None,
+    )
 
 
 @bp.post("/courses/<slug>/enrol")
@@ -71,37 +89,49 @@ def enrol(slug):
     course = services.load_course(slug)
     services.enrol(current_user, course)
     db.session.commit()
-    flash(_("You are enrolled in \"%(title)s\". Your progress is saved as you go.", title=course.title), "success")
+    flash(_('You are enrolled in "%(title)s". Your progress is saved as you go.', title=course.title), "success")
     return redirect(url_for("learning.course", slug=course.slug))
 
 
 def _lesson_for_learner(slug, lesson_slug):
     """Course, lesson, enrolment and the lesson's progress row; no enrolment when the learner must enrol first."""
-    course = services.load_course(slug)
+    course = services.load_course_outline(slug)
     lesson = services.load_lesson(course, lesson_slug)
     enrolment, progress = services.enrolment_and_progress(current_user, course, lesson)
-    if enrolment is None:
-        flash(_("Enrol in the course to open its lessons."), "info")
     return course, lesson, enrolment, progress
+
+
+def _enrol_first(course):
+    flash(_("Enrol in the course to open its lessons."), "info")
+    return redirect(url_for("learning.course", slug=course.slug))
 
 
 @bp.get("/courses/<slug>/lessons/<lesson_slug>")
 @allow(SIGNED_IN)
 def lesson(slug, lesson_slug):
     """One lesson, rendered from the course files, with previous / next."""
-    course, lesson, enrolment, progress = _lesson_for_learner(slug, lesson_slug)
-    if enrolment is None:
-        return redirect(url_for("learning.course", slug=course.slug))
+    course = services.load_course_outline(slug)
+    lesson = services.load_lesson(course, lesson_slug)
+    place = services.place_in_course(current_user, course, lesson)
+    if place is None:
+        return _enrol_first(course)
     lessons = services.course_lessons(course)
     index = lessons.index(lesson)
-    # Rendered before the write: the commit would expire what the page shows, and the write lock is held briefly.
-    page = render_template("learning/lesson.html", course=course, lesson=lesson,
-                           done=progress is not None and progress.done_at is not None,
-                           previous=lessons[index - 1] if index else None,
-                           next=lessons[index + 1] if index + 1 < len(lessons) else None,
-                           position=index + 1, count=len(lessons))
-    services.record_view(current_user, enrolment, lesson, progress)
-    db.session.commit()
+    # Rendered before the write, which holds the write lock briefly.
+    page = render_template(
+        "learning/lesson.html",
+        course=course,
+        lesson=lesson,
+        done=place.lesson_done,
+        previous=lessons[index - 1] if index else None,
+        next=lessons[index + 1] if index + 1 < len(lessons) else None,
+        position=index + 1,
+        count=len(lessons),
+    )
+    if services.view_changes_place(place, lesson):  # a lesson read again within minutes writes nothing
+        enrolment = db.session.get(Enrolment, place.enrolment_id, options=[lazyload(Enrolment.course)])
+        services.record_view(current_user, enrolment, lesson)
+        db.session.commit()
     return page
 
 
@@ -111,7 +141,7 @@ def mark_done(slug, lesson_slug):
     """Mark a lesson as done and go on to the next step of the course."""
     course, lesson, enrolment, _progress = _lesson_for_learner(slug, lesson_slug)
     if enrolment is None:
-        return redirect(url_for("learning.course", slug=course.slug))
+        return _enrol_first(course)
     certificate = services.mark_done(current_user, enrolment, lesson)
     db.session.commit()
     if certificate is not None:
@@ -124,3 +154,7 @@ def mark_done(slug, lesson_slug):
     if kind == "lesson":
         return redirect(url_for("learning.lesson", slug=course.slug, lesson_slug=next_lesson.slug))
     return redirect(url_for("learning.quiz", slug=course.slug, module_slug=module.slug))
+
+
+# The rest of the learning pages add their routes to this blueprint: create_app registers it whole.
+from academy.learning import certificate_views, quiz_views  # noqa: E402, F401

@@ -2,13 +2,14 @@
 
 Pure functions of a session's folded state and its pinned scenario, plus one query for the lobby.
 """
+
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from academy.extensions import db
 from academy.tabletop import engine
 from academy.tabletop.models import LiveSession, Participant
-from academy.tabletop.scenario_files import Inject, Scenario
+from academy.tabletop.scenario import Inject, Scenario
 
 ASKS_RESPONSE = "asks_response"  # payload key of an ad-hoc inject that wants an answer
 
@@ -79,21 +80,38 @@ def released(state: engine.SessionState, scenario: Scenario) -> list[TimelineIte
     for inject_id, release in state.releases.items():
         inject = engine.inject_of(scenario, inject_id)
         adhoc = state.adhoc.get(inject_id)
-        items.append(TimelineItem(
-            inject_id=inject_id, title=inject.title if inject else release.title,
-            offset=inject.offset if inject else None, audience=release.audience,
-            asks_response=asks_response(inject, adhoc), follow_up=bool(inject and inject.follow_up),
-            release=release, closed=inject_id in state.closed,
-            body=inject.body if inject else (adhoc or {}).get("body", "")))
+        items.append(
+            TimelineItem(
+                inject_id=inject_id,
+                title=inject.title if inject else release.title,
+                offset=inject.offset if inject else None,
+                audience=release.audience,
+                asks_response=asks_response(inject, adhoc),
+                follow_up=bool(inject and inject.follow_up),
+                release=release,
+                closed=inject_id in state.closed,
+                body=inject.body if inject else (adhoc or {}).get("body", ""),
+            )
+        )
     return items
 
 
 def upcoming(state: engine.SessionState, scenario: Scenario) -> list[TimelineItem]:
     """Every scripted inject not released yet, in timeline order; follow-ups say whether they are unlocked."""
-    return [TimelineItem(inject_id=inject.id, title=inject.title, offset=inject.offset, audience=inject.audience,
-                         asks_response=asks_response(inject), follow_up=inject.follow_up,
-                         locked=not engine.eligible(state, inject), body=inject.body)
-            for inject in sorted(scenario.injects, key=lambda i: i.offset) if inject.id not in state.releases]
+    return [
+        TimelineItem(
+            inject_id=inject.id,
+            title=inject.title,
+            offset=inject.offset,
+            audience=inject.audience,
+            asks_response=asks_response(inject),
+            follow_up=inject.follow_up,
+            locked=not engine.eligible(state, inject),
+            body=inject.body,
+        )
+        for inject in sorted(scenario.injects, key=lambda i: i.offset)
+        if inject.id not in state.releases
+    ]
 
 
 def next_inject(state: engine.SessionState, scenario: Scenario) -> Inject | None:
@@ -112,15 +130,16 @@ def live_board(state: engine.SessionState, scenario: Scenario) -> list[BoardItem
 
 
 def _rows(state, scenario, item: TimelineItem, role_codes: list[str]) -> list[BoardRow]:
+    assert item.release is not None  # live_board passes released items only
     audience = item.release.audience
+    rows: dict[str | None, BoardRow]
     if "participant" in audience:
         rows = {None: BoardRow(None)}
         addressed = [audience["participant"]]
     else:
         codes = role_codes if audience.get("all") else list(audience.get("roles", []))
         rows = {code: BoardRow(code) for code in codes}
-        addressed = [pid for pid in state.participants
-                     if engine.sees(audience, pid, state.roles.get(pid))]
+        addressed = [pid for pid in state.participants if engine.sees(audience, pid, state.roles.get(pid))]
         if audience.get("all"):
             rows[None] = BoardRow(None)  # everyone includes people still without a role
     for pid in addressed:
@@ -144,11 +163,18 @@ def _rows(state, scenario, item: TimelineItem, role_codes: list[str]) -> list[Bo
 def _answer(scenario: Scenario, inject_id: str, decision: engine.Event) -> Answer:
     p = decision.payload
     option = engine.option_of(scenario, inject_id, p.get("option_id"))
-    return Answer(participant_id=p["participant_id"], name=p.get("name", ""), option=option.text if option else None,
-                  rationale=p.get("rationale", ""), seconds=int(p.get("response_seconds", 0)), at=decision.at)
+    return Answer(
+        participant_id=p["participant_id"],
+        name=p.get("name", ""),
+        option=option.text if option else None,
+        rationale=p.get("rationale", ""),
+        seconds=int(p.get("response_seconds", 0)),
+        at=decision.at,
+    )
 
 
 def lobby(session: LiveSession) -> list[Participant]:
     """Everyone who joined, in the order they came."""
-    return list(db.session.scalars(db.select(Participant).where(Participant.session_id == session.id)
-                                   .order_by(Participant.id)))
+    return list(
+        db.session.scalars(db.select(Participant).where(Participant.session_id == session.id).order_by(Participant.id))
+    )

@@ -3,6 +3,7 @@
 The relay is Redis pub/sub when there is a REDIS_URL, else PostgreSQL LISTEN/NOTIFY when the database is
 PostgreSQL (LIVE_RELAY chooses otherwise); on SQLite events stay in their process.
 """
+
 import abc
 import contextlib
 import json
@@ -12,6 +13,7 @@ import queue
 import threading
 import uuid
 from collections import defaultdict
+from typing import cast
 
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,16 +37,22 @@ class Broker:
         self.refresh = lambda session_ids: 0
         self.context = contextlib.nullcontext  # what refresh runs in: the application context (set by init_app)
         self.relay: Relay | None = None  # carries events between processes
+        # Told of every committed event this process hears of, whether or not a stream here watches its session, and
+        # of None when the relay may have missed some: the ticker (tabletop/ticker.py) wakes on what moves its clock.
+        self.observers: list = []
 
     def use_redis(self, url: str | None, channel: str) -> None:
         """Relay events through Redis (url), or keep them in this process (None)."""
-        self._use(("redis", url, channel) if url else None,
-                  lambda: RedisRelay(url, channel, self.publish_locally, self.catch_up))
+        self._use(
+            ("redis", url, channel) if url else None,
+            lambda: RedisRelay(cast(str, url), channel, self.publish_locally, self.catch_up),
+        )  # url is set here
 
     def use_postgres(self, engine, channel: str) -> None:
         """Relay events through LISTEN/NOTIFY on the PostgreSQL database of this SQLAlchemy engine."""
-        self._use(("postgres", engine, channel),
-                  lambda: PostgresRelay(engine, channel, self.publish_locally, self.catch_up))
+        self._use(
+            ("postgres", engine, channel), lambda: PostgresRelay(engine, channel, self.publish_locally, self.catch_up)
+        )
 
     def stop_relay(self) -> None:
         """Keep events in this process."""
@@ -56,6 +64,12 @@ class Broker:
         if self.relay is not None:
             self.relay.close()
         self.relay = make() if key is not None else None
+
+    def listen(self) -> None:
+        """Hear the other processes' events from now on, even with no stream open here."""
+        relay = self.relay
+        if relay is not None:
+            relay.ensure_listening()
 
     def subscribe(self, session_id: int) -> queue.SimpleQueue:
         relay = self.relay
@@ -81,6 +95,7 @@ class Broker:
 
     def publish_locally(self, session_id: int, event: dict) -> int:
         """Hand a committed event to the session's hub in this process, if anyone here watches it."""
+        self._tell_observers(event)
         with self._lock:
             if not self._subscribers.get(session_id):
                 return 0
@@ -96,8 +111,16 @@ class Broker:
 
     def catch_up(self, session_ids: set[int] | None = None):
         """Hand the streams of these sessions (None: all) what the log holds that the relay did not bring."""
+        self._tell_observers(None)
         with self.context():
             return self.refresh(session_ids)
+
+    def _tell_observers(self, event: dict | None) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(event)
+            except Exception:  # an observer must never cost a stream its event
+                log.exception("a live-event observer failed")
 
     def forget_subscribers(self) -> None:
         """Drop every subscription of this process (its streams are gone: a test's application was torn down)."""
@@ -155,8 +178,9 @@ class Relay(abc.ABC):
             if alive and self._listener_pid == os.getpid():
                 return
             self._ready, self._stop = threading.Event(), threading.Event()
-            self._listener = threading.Thread(target=self._listen, args=(self._ready, self._stop),
-                                              name=f"tabletop-{self.name}", daemon=True)
+            self._listener = threading.Thread(
+                target=self._listen, args=(self._ready, self._stop), name=f"tabletop-{self.name}", daemon=True
+            )
             self._listener_pid = os.getpid()
             self._listener.start()
             ready = self._ready
@@ -208,15 +232,18 @@ class RedisRelay(Relay):
         super().__init__(("redis", url, channel), channel, deliver, catch_up)
         self.url = url
         self._errors = redis.RedisError
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2,
-                                            health_check_interval=30)
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30)
 
     def send(self, session_id: int, event: dict) -> None:
         try:
             self._client.publish(self.channel, self._message(session_id, event))
         except self._errors as error:
-            log.warning("Redis did not take event %s of session %s (%s); other processes read it from the log",
-                        event.get("id"), session_id, error)
+            log.warning(
+                "Redis did not take event %s of session %s (%s); other processes read it from the log",
+                event.get("id"),
+                session_id,
+                error,
+            )
 
     def close(self) -> None:
         super().close()
@@ -256,16 +283,23 @@ class PostgresRelay(Relay):
     POLL_SECONDS = 0.5  # how soon the listener notices close()
     APPLICATION_NAME = "academy-live"  # how the listeners show in pg_stat_activity
     # A listener on a connection that died without a word (a dropped network) notices within a minute.
-    CONNECT_OPTIONS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-                       "keepalives_count": 3}
+    CONNECT_OPTIONS = {
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
 
     def __init__(self, engine, channel: str, deliver, catch_up):
         super().__init__(("postgres", engine, channel), channel, deliver, catch_up)
         self._engine = engine
         self.backend_pid: int | None = None  # of the listening connection, once it listens
         args, options = engine.dialect.create_connect_args(engine.url)
-        self._connect_args = (args, {**self.CONNECT_OPTIONS, **options, "autocommit": True,
-                                     "application_name": self.APPLICATION_NAME})
+        self._connect_args = (
+            args,
+            {**self.CONNECT_OPTIONS, **options, "autocommit": True, "application_name": self.APPLICATION_NAME},
+        )
 
     def send(self, session_id: int, event: dict) -> None:
         message = self._message(session_id, event)
@@ -273,12 +307,17 @@ class PostgresRelay(Relay):
             message = self._message(session_id, None)
         try:
             with self._engine.connect() as connection:
-                connection.execute(text("SELECT pg_notify(:channel, :message)"),
-                                   {"channel": self.channel, "message": message})
+                connection.execute(
+                    text("SELECT pg_notify(:channel, :message)"), {"channel": self.channel, "message": message}
+                )
                 connection.commit()
         except SQLAlchemyError as error:
-            log.warning("PostgreSQL did not notify event %s of session %s (%s); other processes read it from the "
-                        "log", event.get("id"), session_id, error)
+            log.warning(
+                "PostgreSQL did not notify event %s of session %s (%s); other processes read it from the log",
+                event.get("id"),
+                session_id,
+                error,
+            )
 
     def _listen(self, ready: threading.Event, stop: threading.Event) -> None:
         # psycopg waits through gevent's select when gunicorn's gevent worker has patched it: this cooperates.

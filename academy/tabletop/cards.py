@@ -1,4 +1,5 @@
 """Inject cards: a released inject as a viewer sees it, and its HTML, rendered once for every stream that shows it."""
+
 import logging
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -8,16 +9,18 @@ from flask_babel import gettext as _
 
 from academy.tabletop import board, engine
 from academy.tabletop.hub import decision_entry, inject_title
-from academy.tabletop.scenario_files import Decision, Scenario
+from academy.tabletop.scenario import Decision, Scenario
 
 log = logging.getLogger(__name__)
 
+CARD_TEMPLATE = "tabletop/_inject.html"
 CSRF_MARK = "__csrf__"  # the live page puts its own CSRF token into a card that came with an event
 
 
 @dataclass
 class Card:
     """A released inject as one viewer sees it; the trainer's card (no participant) has no answer and no form."""
+
     inject_id: str
     title: str
     body: str
@@ -41,12 +44,19 @@ def build_card(state: engine.SessionState, scenario: Scenario, inject_id: str, p
     inject = engine.inject_of(scenario, inject_id)
     adhoc = state.adhoc.get(inject_id, {})
     event = state.decisions.get((participant_id, inject_id)) if participant_id is not None else None
-    return Card(inject_id=inject_id, title=inject_title(state, scenario, inject_id),
-                body=inject.body if inject else adhoc.get("body", ""), phase=inject.phase if inject else "",
-                how=release.how, released_seconds=release.elapsed_seconds,
-                artefacts=inject.artefacts if inject else [], decision=_decision_of(inject, adhoc),
-                closed=inject_id in state.closed, ended=state.status == engine.ENDED_STATUS,
-                answer=decision_entry(event.payload, state, scenario) if event else None)
+    return Card(
+        inject_id=inject_id,
+        title=inject_title(state, scenario, inject_id),
+        body=inject.body if inject else adhoc.get("body", ""),
+        phase=inject.phase if inject else "",
+        how=release.how,
+        released_seconds=release.elapsed_seconds,
+        artefacts=inject.artefacts if inject else [],
+        decision=_decision_of(inject, adhoc),
+        closed=inject_id in state.closed,
+        ended=state.status == engine.ENDED_STATUS,
+        answer=decision_entry(event.payload, state, scenario) if event else None,
+    )
 
 
 def _decision_of(inject, adhoc: dict) -> Decision | None:
@@ -61,10 +71,11 @@ def _decision_of(inject, adhoc: dict) -> Decision | None:
 def visible_cards(state: engine.SessionState, scenario: Scenario, participant_id: int) -> list[Card]:
     """Exactly the injects this participant may see, newest first."""
     role = state.roles.get(participant_id)
-    return [build_card(state, scenario, release.inject_id, participant_id)
-            for release in reversed(state.releases.values()) if engine.sees(release.audience, participant_id, role)]
-
-
+    return [
+        build_card(state, scenario, release.inject_id, participant_id)
+        for release in reversed(state.releases.values())
+        if engine.sees(release.audience, participant_id, role)
+    ]
 
 
 def card_renderer(app, session_id: int):
@@ -74,13 +85,18 @@ def card_renderer(app, session_id: int):
     fills with its own token; None when rendering fails, and the page then fetches its card.
     """
     live = SimpleNamespace(id=session_id)  # the card's form posts to the session; nothing else of it is read
+    try:  # compiled now, as a stream opens, not inside the request that releases this process's first inject
+        app.jinja_env.get_template(CARD_TEMPLATE)
+    except Exception:
+        log.exception("the inject card template could not be loaded")
 
     def render(state: engine.SessionState, scenario: Scenario, inject_id: str) -> str | None:
         try:
             with app.test_request_context(base_url=app.config.get("PUBLIC_URL") or None):
                 card = build_card(state, scenario, inject_id, None)
-                return render_template("tabletop/_inject.html", live=live, card=card, draft=None,
-                                       viewer="participant", csrf=CSRF_MARK)
+                return render_template(
+                    CARD_TEMPLATE, live=live, card=card, draft=None, viewer="participant", csrf=CSRF_MARK
+                )
         except Exception:  # a page can always fetch its card; a stream must not stop
             log.exception("rendering the card of inject %s of session %s failed", inject_id, session_id)
             return None

@@ -1,7 +1,16 @@
 """The trainer console's forms; choices that depend on the session are set by the view."""
+
 from flask_babel import lazy_gettext as _l
-from wtforms import (BooleanField, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField,
-                     StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -24,11 +33,12 @@ class ConsoleForm(Form):
 
 
 class NewSessionForm(Form):
-    scenario = SelectField(_l("Scenario"), validators=[DataRequired(_l("Choose a scenario."))],
-                           validate_choice=False)
-    title = StringField(_l("Session title"), validators=[Optional(), Length(max=200)],
-                        description=_l("Participants see it when they join. Leave it empty to use the "
-                                       "scenario's title."))
+    scenario = SelectField(_l("Scenario"), validators=[DataRequired(_l("Choose a scenario."))], validate_choice=False)
+    title = StringField(
+        _l("Session title"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Participants see it when they join. Leave it empty to use the scenario's title."),
+    )
     allow_guests = BooleanField(_l("Allow guests without an account (they give their name and institution)"))
     nonce = HiddenField()
 
@@ -39,8 +49,7 @@ class NewSessionForm(Form):
 
 class CommandForm(ConsoleForm):
     technical = ConsoleForm.technical | {"command"}
-    command = SelectField(choices=choices((c, c) for c in COMMANDS),
-                          validators=[DataRequired()])
+    command = SelectField(choices=choices((c, c) for c in COMMANDS), validators=[DataRequired()])
     confirm = BooleanField(_l("Yes, end the exercise for everyone"))
 
     def validate_confirm(self, field):
@@ -69,11 +78,17 @@ class ReleaseNextForm(ConsoleForm):
 
 class AdhocForm(ConsoleForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    body = TextAreaField(_l("What the recipients read"), validators=[DataRequired(), Length(max=4000)],
-                         render_kw={"rows": 4})
-    audience = RadioField(_l("Send to"), default="all", validators=[DataRequired()],
-                          choices=choices([("all", _l("Everyone")), ("roles", _l("One or more roles")),
-                                           ("participant", _l("One participant"))]))
+    body = TextAreaField(
+        _l("What the recipients read"), validators=[DataRequired(), Length(max=4000)], render_kw={"rows": 4}
+    )
+    audience = RadioField(
+        _l("Send to"),
+        default="all",
+        validators=[DataRequired()],
+        choices=choices(
+            [("all", _l("Everyone")), ("roles", _l("One or more roles")), ("participant", _l("One participant"))]
+        ),
+    )
     roles = MultiCheckboxField(_l("Roles"))
     participant_id = SelectField(_l("Participant"), coerce=optional_int, validate_choice=False)
     asks_response = BooleanField(_l("Asks for a response"))
@@ -101,21 +116,32 @@ class CloseForm(ConsoleForm):
 
 
 class ObserveForm(ConsoleForm):
-    text = TextAreaField(_l("Observation"), validators=[DataRequired(), Length(max=4000)], render_kw={"rows": 3},
-                         description=_l("Private: participants never see it. It appears in the after-action "
-                                        "report."))
+    text = TextAreaField(
+        _l("Observation"),
+        validators=[DataRequired(), Length(max=4000)],
+        render_kw={"rows": 3},
+        description=_l("Private: participants never see it. It appears in the after-action report."),
+    )
     inject_id = SelectField(_l("About the inject"), validators=[Optional()])
     objective = SelectField(_l("Objective"), validators=[Optional()])
 
 
 class OverrideForm(ConsoleForm):
     target = SelectField(_l("Adjust the score of"), validators=[DataRequired(_l("Choose an objective or a role."))])
-    points = IntegerField(_l("Points"), validators=[InputRequired(_l("Give the points to add or take away.")),
-                                                    NumberRange(-10, 10, _l("Between -10 and 10."))],
-                          description=_l("From -10 to 10; negative takes points away."))
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Give the reason for the change.")),
-                                                     Length(max=1000)], render_kw={"rows": 2},
-                           description=_l("Recorded with the change and shown in the after-action report."))
+    points = IntegerField(
+        _l("Points"),
+        validators=[
+            InputRequired(_l("Give the points to add or take away.")),
+            NumberRange(-10, 10, _l("Between -10 and 10.")),
+        ],
+        description=_l("From -10 to 10; negative takes points away."),
+    )
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[DataRequired(_l("Give the reason for the change.")), Length(max=1000)],
+        render_kw={"rows": 2},
+        description=_l("Recorded with the change and shown in the after-action report."),
+    )
 
     def validate_points(self, field):
         if field.data == 0:

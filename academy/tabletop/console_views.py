@@ -1,102 +1,30 @@
-"""The trainer console: the list of sessions, a new session, and the page that runs a live session."""
+"""The trainer console: the page that runs a live session, and its actions."""
+
 import base64
 import io
-import secrets
 from datetime import timedelta
 
 import segno
-from flask import current_app, flash, jsonify, redirect, render_template, request, session as cookie, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from academy.accounts.models import Role, User
+from academy.accounts.models import Role
 from academy.core.errors import wants_json
 from academy.core.forms import choices
 from academy.core.models import utcnow
-from academy.core.pagination import paginate
 from academy.core.permissions import allow
 from academy.core.urls import absolute_url
 from academy.extensions import db
-from academy.tabletop import board, engine, services
-from academy.tabletop.console_forms import (AdhocForm, AssignForm, CloseForm, CommandForm, NewSessionForm,
-                                            ObserveForm, OverrideForm, ReleaseForm, ReleaseNextForm)
-from academy.tabletop.models import LiveSession, Participant, Scenario
+from academy.tabletop import board, console_forms, engine, services
 from academy.tabletop.cards import build_card
+from academy.tabletop.models import LiveSession, Participant
 from academy.tabletop.scoring import objective_scores, role_scores
+from academy.tabletop.ticker import ensure_ticker
 from academy.tabletop.views import bp
 
 RUNNERS = (Role.TRAINER, Role.ADMIN)
-NONCES = "tabletop_new_session_nonces"  # Flask-session: one-time token of a new-session form -> session id
-KEPT_NONCES = 10
 REPEAT_WINDOW = timedelta(minutes=1)  # the same thing twice within this is a double submit
-
-
-@bp.get("/exercises")
-@allow(*RUNNERS)
-def sessions():
-    """The trainer's sessions (an admin's: everyone's) and the scenarios a new one can start from."""
-    query = db.select(LiveSession).order_by(LiveSession.created_at.desc(), LiveSession.id.desc())
-    if not current_user.is_admin:
-        query = query.where(LiveSession.trainer_id == current_user.id)
-    page = paginate(query)
-    ids = [live.id for live in page.items]
-    counts = dict(db.session.execute(db.select(Participant.session_id, db.func.count(Participant.id))
-                                     .where(Participant.session_id.in_(ids)).group_by(Participant.session_id)).all())
-    trainers = dict(db.session.execute(db.select(User.id, User.name).where(
-        User.id.in_({live.trainer_id for live in page.items}))).all())
-    return render_template("tabletop/sessions.html", page=page, counts=counts, trainers=trainers,
-                           scenarios=[_scenario_card(s) for s in services.live_scenarios()])
-
-
-def _scenario_card(scenario: Scenario) -> dict:
-    definition = scenario.current_version.definition
-    return {"row": scenario, "version": scenario.current_version.number,
-            "roles": [role["title"] for role in definition["roles"]], "injects": len(definition["injects"])}
-
-
-@bp.route("/exercises/new", methods=["GET", "POST"])
-@allow(*RUNNERS)
-def new_session():
-    """Create a session from a scenario (pinning its current version) and open its console."""
-    scenarios = {s.slug: s for s in services.live_scenarios()}
-    form = NewSessionForm()
-    form.scenario.choices = choices([("", _("Choose a scenario"))] + [(s.slug, s.title) for s in scenarios.values()])
-    if request.method == "GET":
-        form.scenario.data = request.args.get("scenario", "")
-        form.nonce.data = _issue_nonce()
-    elif form.validate_on_submit():
-        nonces = cookie.get(NONCES, {})
-        done = db.session.get(LiveSession, nonces.get(form.nonce.data) or 0)
-        if done is None:
-            scenario = scenarios[form.scenario.data]
-            done = _repeat_of(scenario, form.title.data) or services.create_session(
-                current_user, scenario, form.title.data, form.allow_guests.data)
-            db.session.commit()
-            _spend_nonce(form.nonce.data, done.id)
-            flash(_("Session created. Share the join code; start the clock when everyone is in."), "success")
-        return redirect(url_for("tabletop.console", session_id=done.id))
-    return render_template("tabletop/new_session.html", form=form, scenarios=scenarios)
-
-
-def _issue_nonce() -> str:
-    nonce = secrets.token_urlsafe(16)
-    nonces = dict(list(cookie.get(NONCES, {}).items())[-KEPT_NONCES + 1:])
-    nonces[nonce] = None
-    cookie[NONCES] = nonces
-    return nonce
-
-
-def _spend_nonce(nonce: str | None, session_id: int) -> None:
-    if nonce:
-        cookie[NONCES] = {**cookie.get(NONCES, {}), nonce: session_id}
-
-
-def _repeat_of(scenario: Scenario, title: str) -> LiveSession | None:
-    """The same session created by the same trainer a moment ago: a double submit the form token missed."""
-    return db.session.scalar(db.select(LiveSession).where(
-        LiveSession.trainer_id == current_user.id, LiveSession.scenario_version_id == scenario.current_version_id,
-        LiveSession.title == ((title or "").strip() or scenario.title),
-        LiveSession.created_at >= utcnow() - REPEAT_WINDOW).order_by(LiveSession.id).limit(1))
 
 
 @bp.get("/exercises/sessions/<int:session_id>")
@@ -104,8 +32,7 @@ def _repeat_of(scenario: Scenario, title: str) -> LiveSession | None:
 def console(session_id):
     """The console: join code, clock, lobby, timeline, live board, observations and scores."""
     live = services.load_session(session_id, current_user)
-    services.tick(live)
-    db.session.commit()
+    ensure_ticker(current_app._get_current_object())  # the one releaser of scheduled injects (tabletop/ticker.py)
     return render_template("tabletop/console.html", **_context(live))
 
 
@@ -114,8 +41,6 @@ def console(session_id):
 def console_board(session_id):
     """The parts of the console that change, for console.js to swap in when events arrive."""
     live = services.load_session(session_id, current_user)
-    services.tick(live)
-    db.session.commit()
     context = _context(live)
     return render_template("tabletop/_lobby.html", **context) + render_template("tabletop/_board.html", **context)
 
@@ -127,16 +52,28 @@ def _context(live: LiveSession, **forms) -> dict:
     forms.setdefault("observe_form", _observe_form(state, scenario, formdata=None))
     forms.setdefault("override_form", _override_form(scenario, formdata=None))
     join_url = _join_url(live)
-    return dict(live=live, state=state, scenario=scenario, elapsed=state.elapsed_seconds(now),
-                participants=participants, names={p.id: p.name for p in participants},
-                roles={r.code: r.title for r in scenario.roles},
-                objectives={o.code: o.title for o in scenario.objectives},
-                released=released, upcoming=board.upcoming(state, scenario),
-                cards={item.inject_id: build_card(state, scenario, item.inject_id, None) for item in released},
-                next_inject=board.next_inject(state, scenario), live_board=board.live_board(state, scenario),
-                objective_scores=objective_scores(state, scenario), role_scores=role_scores(state, scenario),
-                join_url=join_url, qr=_qr_data_uri(join_url), stream_url=_url_of("tabletop.stream", live),
-                report_url=_url_of("tabletop.report", live) if state.status == engine.ENDED_STATUS else None, **forms)
+    return dict(
+        live=live,
+        state=state,
+        scenario=scenario,
+        elapsed=state.elapsed_seconds(now),
+        participants=participants,
+        names={p.id: p.name for p in participants},
+        roles={r.code: r.title for r in scenario.roles},
+        objectives={o.code: o.title for o in scenario.objectives},
+        released=released,
+        upcoming=board.upcoming(state, scenario),
+        cards={item.inject_id: build_card(state, scenario, item.inject_id, None) for item in released},
+        next_inject=board.next_inject(state, scenario),
+        live_board=board.live_board(state, scenario),
+        objective_scores=objective_scores(state, scenario),
+        role_scores=role_scores(state, scenario),
+        join_url=join_url,
+        qr=_qr_data_uri(join_url),
+        stream_url=_url_of("tabletop.stream", live),
+        report_url=_url_of("tabletop.report", live) if state.status == engine.ENDED_STATUS else None,
+        **forms,
+    )
 
 
 def _url_of(endpoint: str, live: LiveSession) -> str | None:
@@ -159,35 +96,46 @@ def _qr_data_uri(url: str) -> str:
 
 # Forms whose choices come from the session.
 
-def _adhoc_form(scenario, participants, **kwargs) -> AdhocForm:
-    form = AdhocForm(**kwargs)
+
+def _adhoc_form(scenario, participants, **kwargs) -> console_forms.AdhocForm:
+    form = console_forms.AdhocForm(**kwargs)
     form.roles.choices = choices((r.code, r.title) for r in scenario.roles)
     form.participant_id.choices = choices([("", _("Choose a participant"))] + [(p.id, p.name) for p in participants])
     form.participant_id.render_kw = {"data-participant-select": ""}  # console.js refreshes it as people join
     return form
 
 
-def _observe_form(state, scenario, **kwargs) -> ObserveForm:
-    form = ObserveForm(**kwargs)
+def _observe_form(state, scenario, **kwargs) -> console_forms.ObserveForm:
+    form = console_forms.ObserveForm(**kwargs)
     injects = [(i.id, i.title) for i in sorted(scenario.injects, key=lambda i: i.offset)]
     injects += [(inject_id, payload["title"]) for inject_id, payload in state.adhoc.items()]
     form.inject_id.choices = choices([("", _("No particular inject"))] + injects)
-    form.objective.choices = choices([("", _("No particular objective"))]
-                                     + [(o.code, o.title) for o in scenario.objectives])
+    form.objective.choices = choices(
+        [("", _("No particular objective"))] + [(o.code, o.title) for o in scenario.objectives]
+    )
     return form
 
 
-def _override_form(scenario, **kwargs) -> OverrideForm:
-    form = OverrideForm(**kwargs)
+def _override_form(scenario, **kwargs) -> console_forms.OverrideForm:
+    form = console_forms.OverrideForm(**kwargs)
     form.target.choices = choices(
         [("", _("Choose an objective or a role"))]
         + [(f"objective:{o.code}", _("Objective: %(title)s", title=o.title)) for o in scenario.objectives]
-        + [(f"role:{r.code}", _("Role: %(title)s", title=r.title)) for r in scenario.roles])
+        + [(f"role:{r.code}", _("Role: %(title)s", title=r.title)) for r in scenario.roles]
+    )
     return form
 
 
-def respond(live: LiveSession, ok: bool, message: str, *, status: int = 200, errors=None, anchor: str = "",
-            rerender: dict | None = None):
+def respond(
+    live: LiveSession,
+    ok: bool,
+    message: str,
+    *,
+    status: int = 200,
+    errors=None,
+    anchor: str = "",
+    rerender: dict | None = None,
+):
     """One answer for every console action: JSON for fetch, else a flash and the console again."""
     if wants_json():
         return jsonify(ok=ok, message=message, errors=errors or {}), status
@@ -199,20 +147,25 @@ def respond(live: LiveSession, ok: bool, message: str, *, status: int = 200, err
 
 
 def _act(session_id, build_form, act, *, anchor: str, keep: str | None = None):
-    """Load, tick, validate, act, tick, commit once; invalid input or an EngineError changes nothing."""
+    """Load, validate, act, commit once; invalid input or an EngineError changes nothing. Scheduled injects are the
+    ticker's to release (tabletop/ticker.py), never a request's."""
     live = services.load_session(session_id, current_user)
-    services.tick(live)
     form = build_form(live)
     if not form.validate_on_submit():
-        db.session.commit()  # only what the clock released
-        return respond(live, False, _first_error(form), status=422, errors=form.errors, anchor=anchor,
-                       rerender={keep: form} if keep else None)
+        return respond(
+            live,
+            False,
+            _first_error(form),
+            status=422,
+            errors=form.errors,
+            anchor=anchor,
+            rerender={keep: form} if keep else None,
+        )
     try:
         message = act(live, form)
     except engine.EngineError as error:
         db.session.rollback()
         return respond(live, False, str(error), status=409, anchor=anchor, rerender={keep: form} if keep else None)
-    services.tick(live)
     db.session.commit()
     return respond(live, True, message, anchor=anchor)
 
@@ -245,19 +198,21 @@ COMMAND_DONE = {
 @allow(*RUNNERS)
 def console_command(session_id):
     """Start, pause, resume or end the session clock."""
+
     def act(live, form):
         services.run_command(live, form.command.data, current_user)
         return COMMAND_DONE[form.command.data]()
 
-    return _act(session_id, lambda live: CommandForm(), act, anchor="clock")
+    return _act(session_id, lambda live: console_forms.CommandForm(), act, anchor="clock")
 
 
 @bp.post("/exercises/sessions/<int:session_id>/assign")
 @allow(*RUNNERS)
 def console_assign(session_id):
     """Give a participant a role, or another one."""
+
     def build(live):
-        form = AssignForm()
+        form = console_forms.AssignForm()
         form.role.choices = choices((r.code, r.title) for r in services.scenario_of(live).roles)
         return form
 
@@ -274,6 +229,7 @@ def console_assign(session_id):
 @allow(*RUNNERS)
 def console_release(session_id):
     """Release one scripted inject now: on time, early, or to the one person picked."""
+
     def act(live, form):
         state, scenario = services.state_of(live), services.scenario_of(live)
         inject = engine.inject_of(scenario, form.inject_id.data)
@@ -285,13 +241,14 @@ def console_release(session_id):
             how = "unlocked" if inject.follow_up else "scheduled"
         return _release(live, inject, form.participant_id.data, how)
 
-    return _act(session_id, lambda live: ReleaseForm(), act, anchor="timeline")
+    return _act(session_id, lambda live: console_forms.ReleaseForm(), act, anchor="timeline")
 
 
 @bp.post("/exercises/sessions/<int:session_id>/release-next")
 @allow(*RUNNERS)
 def console_release_next(session_id):
     """Release the first eligible inject on the timeline."""
+
     def act(live, form):
         state, scenario = services.state_of(live), services.scenario_of(live)
         engine.check_command(state, "release")
@@ -299,11 +256,15 @@ def console_release_next(session_id):
         if inject is None:
             raise engine.EngineError(_("Every inject on the timeline has been released."))
         if form.expected.data and form.expected.data != inject.id:
-            raise engine.EngineError(_("That inject has already gone out; the next one is now “%(title)s”. "
-                                       "Release again if you meant it.", title=inject.title))
+            raise engine.EngineError(
+                _(
+                    "That inject has already gone out; the next one is now “%(title)s”. Release again if you meant it.",
+                    title=inject.title,
+                )
+            )
         return _release(live, inject, form.participant_id.data, "next")
 
-    return _act(session_id, lambda live: ReleaseNextForm(), act, anchor="timeline")
+    return _act(session_id, lambda live: console_forms.ReleaseNextForm(), act, anchor="timeline")
 
 
 def _release(live, inject, participant_id: int | None, how: str) -> str:
@@ -320,6 +281,7 @@ def _release(live, inject, participant_id: int | None, how: str) -> str:
 @allow(*RUNNERS)
 def console_adhoc(session_id):
     """Send an inject typed live to everyone, some roles or one participant."""
+
     def build(live):
         return _adhoc_form(services.scenario_of(live), board.lobby(live))
 
@@ -327,11 +289,15 @@ def console_adhoc(session_id):
         audience = form.release_audience()
         state = services.state_of(live)
         last = next(reversed(state.adhoc.values()), None)
-        if last and _repeat(state.releases[last["inject_id"]].at, (last["title"], last["body"], last["audience"]),
-                            (form.title.data.strip(), form.body.data.strip(), audience)):
+        if last and _repeat(
+            state.releases[last["inject_id"]].at,
+            (last["title"], last["body"], last["audience"]),
+            (form.title.data.strip(), form.body.data.strip(), audience),
+        ):
             return _("“%(title)s” has already been sent.", title=last["title"])
-        row = services.release_adhoc(live, form.title.data, form.body.data, audience, current_user,
-                                     asks_response=form.asks_response.data)
+        row = services.release_adhoc(
+            live, form.title.data, form.body.data, audience, current_user, asks_response=form.asks_response.data
+        )
         if row is None:
             raise engine.EngineError(_("Another inject went out at the same moment; please send yours again."))
         return _("Sent: “%(title)s”.", title=row.payload["title"])
@@ -348,17 +314,19 @@ def _repeat(last_at, last: tuple, wanted: tuple) -> bool:
 @allow(*RUNNERS)
 def console_close(session_id):
     """Stop taking responses to a released inject."""
+
     def act(live, form):
         services.close_inject(live, form.inject_id.data, current_user)
         return _("Responses to this inject are closed.")
 
-    return _act(session_id, lambda live: CloseForm(), act, anchor="board")
+    return _act(session_id, lambda live: console_forms.CloseForm(), act, anchor="board")
 
 
 @bp.post("/exercises/sessions/<int:session_id>/observations")
 @allow(*RUNNERS)
 def console_observe(session_id):
     """Note a private observation, optionally about an inject and an objective."""
+
     def build(live):
         return _observe_form(services.state_of(live), services.scenario_of(live))
 
@@ -377,6 +345,7 @@ def console_observe(session_id):
 @allow(*RUNNERS)
 def console_override(session_id):
     """Add or take away points of an objective or a role, with the reason."""
+
     def build(live):
         return _override_form(services.scenario_of(live))
 
@@ -384,11 +353,9 @@ def console_override(session_id):
         objective, role = form.split_target()
         wanted = (objective, role, form.points.data, form.reason.data.strip())
         last = next(reversed(services.state_of(live).overrides), None)
-        if last and _repeat(last.at, tuple(last.payload[k] for k in ("objective", "role", "points", "reason")),
-                            wanted):
+        if last and _repeat(last.at, tuple(last.payload[k] for k in ("objective", "role", "points", "reason")), wanted):
             return _("Score adjusted.")
-        services.override_score(live, current_user, form.points.data, form.reason.data, objective=objective,
-                                role=role)
+        services.override_score(live, current_user, form.points.data, form.reason.data, objective=objective, role=role)
         return _("Score adjusted. The reason is recorded in the after-action report.")
 
     return _act(session_id, build, act, anchor="overrides", keep="override_form")

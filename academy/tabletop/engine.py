@@ -3,10 +3,12 @@
 Every change to a session is an event; the state is what the events say, so a session survives a crash
 or a restart by reading its events again. Time is passed in, never read here, so tests can freeze it.
 """
-from dataclasses import dataclass, field
-from datetime import datetime
 
-from academy.tabletop.scenario_files import Inject, Scenario, reaches
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from academy.tabletop.scenario import Inject, Scenario
 
 # Event kinds and who may see each (resolved per event by `audience_of`).
 JOINED = "participant.joined"
@@ -101,8 +103,9 @@ def apply(state: SessionState, event: Event, scenario: Scenario) -> None:
             state.banked_seconds += (event.at - state.running_since).total_seconds()
         state.status, state.running_since, state.ended_at = ENDED_STATUS, None, event.at
     elif kind == RELEASED:
-        state.releases[p["inject_id"]] = Release(p["inject_id"], event.id, event.at, p["elapsed_seconds"],
-                                                 p["audience"], p["how"], p.get("title", ""))
+        state.releases[p["inject_id"]] = Release(
+            p["inject_id"], event.id, event.at, p["elapsed_seconds"], p["audience"], p["how"], p.get("title", "")
+        )
         if p["how"] == "adhoc":
             state.adhoc[p["inject_id"]] = p
     elif kind == CLOSED:
@@ -139,8 +142,28 @@ def due_injects(state: SessionState, scenario: Scenario, now: datetime) -> list[
     if state.status != RUNNING:
         return []
     elapsed = state.elapsed_seconds(now)
-    return [inject for inject in sorted(scenario.injects, key=lambda i: i.offset)
-            if eligible(state, inject) and inject.audience != "participant" and inject.offset * 60 <= elapsed]
+    return [
+        inject
+        for inject in sorted(scenario.injects, key=lambda i: i.offset)
+        if eligible(state, inject) and inject.audience != "participant" and inject.offset * 60 <= elapsed
+    ]
+
+
+def next_due_at(state: SessionState, scenario: Scenario) -> datetime | None:
+    """The moment `due_injects` next returns something, if the clock keeps running; None when nothing is left."""
+    if state.status != RUNNING or state.running_since is None:
+        return None
+    offsets = [
+        inject.offset * 60
+        for inject in scenario.injects
+        if eligible(state, inject) and inject.audience != "participant"
+    ]
+    if not offsets:
+        return None
+    # Due once the whole elapsed seconds reach the offset, i.e. once banked + running >= offset: rounded up to the
+    # microsecond, so that at this moment the inject is due and not a microsecond later.
+    wait = max(0.0, min(offsets) - state.banked_seconds)
+    return state.running_since + timedelta(microseconds=math.ceil(round(wait * 1_000_000, 3)))
 
 
 def upcoming(state: SessionState, scenario: Scenario) -> list[Inject]:
@@ -172,14 +195,20 @@ def sees(audience: dict, participant_id: int | None, role: str | None) -> bool:
 
 def check_command(state: SessionState, command: str) -> None:
     """Refuse clock commands that make no sense in the current status."""
-    allowed = {"start": {LOBBY}, "pause": {RUNNING}, "resume": {PAUSED_STATUS},
-               "end": {LOBBY, RUNNING, PAUSED_STATUS}, "release": {RUNNING, PAUSED_STATUS}}
+    allowed = {
+        "start": {LOBBY},
+        "pause": {RUNNING},
+        "resume": {PAUSED_STATUS},
+        "end": {LOBBY, RUNNING, PAUSED_STATUS},
+        "release": {RUNNING, PAUSED_STATUS},
+    }
     if state.status not in allowed[command]:
         raise EngineError(f"The session is {state.status}; it cannot {command} now.")
 
 
-def check_decision(state: SessionState, scenario: Scenario, participant_id: int, inject_id: str,
-                   option_id: str | None, rationale: str) -> None:
+def check_decision(
+    state: SessionState, scenario: Scenario, participant_id: int, inject_id: str, option_id: str | None, rationale: str
+) -> None:
     """Refuse a response the participant may not give; the message says why."""
     if participant_id not in state.participants:
         raise EngineError("Only participants of this session can respond.")

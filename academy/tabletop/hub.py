@@ -6,6 +6,7 @@ of its number (`seq`), so every stream gets every event once, in order, with no 
 before one numbered lower waits while the hub reads the log: the lower one is committed already, because a
 session's events are committed in the order of their numbers (services.append).
 """
+
 import json
 import logging
 import threading
@@ -17,7 +18,7 @@ from academy.extensions import db
 from academy.tabletop import engine
 from academy.tabletop.broker import broker
 from academy.tabletop.models import LiveSession, SessionEvent
-from academy.tabletop.scenario_files import Scenario
+from academy.tabletop.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,16 @@ def decision_entry(payload: dict, state: engine.SessionState, scenario: Scenario
     inject_id = payload["inject_id"]
     option = engine.option_of(scenario, inject_id, payload.get("option_id"))
     release = state.releases.get(inject_id)
-    return {"participant_id": payload["participant_id"], "name": payload.get("name", ""),
-            "role": payload.get("role"), "inject_id": inject_id,
-            "inject_title": inject_title(state, scenario, inject_id), "option_text": option.text if option else "",
-            "rationale": payload.get("rationale", ""),
-            "exercise_seconds": (release.elapsed_seconds if release else 0) + payload.get("response_seconds", 0)}
+    return {
+        "participant_id": payload["participant_id"],
+        "name": payload.get("name", ""),
+        "role": payload.get("role"),
+        "inject_id": inject_id,
+        "inject_title": inject_title(state, scenario, inject_id),
+        "option_text": option.text if option else "",
+        "rationale": payload.get("rationale", ""),
+        "exercise_seconds": (release.elapsed_seconds if release else 0) + payload.get("response_seconds", 0),
+    }
 
 
 @dataclass
@@ -69,7 +75,7 @@ class SessionHub:
         self.last = 0  # the number of the newest event folded: every event up to it is in `items`
         self.waiting: dict[int, dict] = {}  # events that came before one numbered lower
         self.refreshed_at = 0.0
-        self.created_at = None  # of the session: tells it apart from another that later has its id
+        self.created_at: datetime | None = None  # of the session: tells it apart from another that later has its id
         self.lock = threading.RLock()
 
     def role_of(self, participant_id: int) -> str | None:
@@ -99,9 +105,11 @@ class SessionHub:
         if not force and now - self.refreshed_at < min_interval:
             return 0
         self.refreshed_at = now
-        rows = db.session.scalars(db.select(SessionEvent).where(SessionEvent.session_id == self.session_id,
-                                                                SessionEvent.seq > self.last)
-                                  .order_by(SessionEvent.seq))
+        rows = db.session.scalars(
+            db.select(SessionEvent)
+            .where(SessionEvent.session_id == self.session_id, SessionEvent.seq > self.last)
+            .order_by(SessionEvent.seq)
+        )
         events = [row.as_stream_dict() for row in rows]
         with self.lock:
             for event in events:
@@ -109,8 +117,12 @@ class SessionHub:
                     self.waiting[event["id"]] = event
             handed = self._advance()
             if self.waiting:  # cannot happen while numbers are committed in order; the next poll tries again
-                log.warning("session %s: events %s wait for %s, which the log does not hold yet",
-                            self.session_id, sorted(self.waiting), self.last + 1)
+                log.warning(
+                    "session %s: events %s wait for %s, which the log does not hold yet",
+                    self.session_id,
+                    sorted(self.waiting),
+                    self.last + 1,
+                )
         return handed
 
     def _advance(self) -> int:
@@ -153,6 +165,12 @@ class Hubs:
         self._lock = threading.Lock()
         self._hubs: dict[int, SessionHub] = {}
 
+    def find(self, live: LiveSession) -> SessionHub | None:
+        """The session's hub, if this process has one: what it needs is parsed once, when it is made, not per stream."""
+        with self._lock:
+            hub = self._hubs.get(live.id)
+            return hub if hub is not None and hub.created_at == live.created_at else None
+
     def get(self, live: LiveSession, scenario: Scenario, card_urls: dict[str, str], render_card=None) -> SessionHub:
         with self._lock:
             hub = self._hubs.get(live.id)
@@ -191,10 +209,12 @@ class Hubs:
             watched = dict(self._hubs)
         if not watched:
             return 0
-        newest = dict(db.session.execute(db.select(LiveSession.id, LiveSession.last_seq)
-                                         .where(LiveSession.id.in_(sorted(watched)))).all())
-        behind = [hub for session_id, hub in watched.items()
-                  if newest.get(session_id, 0) > hub.last or hub.waiting]
+        newest = dict(
+            db.session.execute(
+                db.select(LiveSession.id, LiveSession.last_seq).where(LiveSession.id.in_(sorted(watched)))
+            ).all()
+        )
+        behind = [hub for session_id, hub in watched.items() if newest.get(session_id, 0) > hub.last or hub.waiting]
         return sum(hub.refresh(force=True) for hub in behind)
 
 

@@ -1,14 +1,15 @@
 """Scenarios synced from exercises/ with their immutable versions, and the live sessions that run them."""
+
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from academy.core.models import TimestampMixin, utcnow
-from academy.extensions import db
+from academy.extensions import Model
 
 
-class Scenario(TimestampMixin, db.Model):
+class Scenario(TimestampMixin, Model):
     """A scenario file by slug; what it says lives in its versions, the current one copied here for lists."""
 
     __tablename__ = "scenario"
@@ -23,11 +24,12 @@ class Scenario(TimestampMixin, db.Model):
     archived_at: Mapped[datetime | None]
 
     # post_update: the version needs the scenario's id, then the scenario points at the version.
-    current_version: Mapped["ScenarioVersion | None"] = relationship(foreign_keys=[current_version_id],
-                                                                     post_update=True)
-    versions: Mapped[list["ScenarioVersion"]] = relationship(back_populates="scenario",
-                                                             foreign_keys="ScenarioVersion.scenario_id",
-                                                             order_by="ScenarioVersion.number")
+    current_version: Mapped["ScenarioVersion | None"] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+    versions: Mapped[list["ScenarioVersion"]] = relationship(
+        back_populates="scenario", foreign_keys="ScenarioVersion.scenario_id", order_by="ScenarioVersion.number"
+    )
 
     @property
     def is_archived(self) -> bool:
@@ -37,7 +39,7 @@ class Scenario(TimestampMixin, db.Model):
         return self.title
 
 
-class ScenarioVersion(TimestampMixin, db.Model):
+class ScenarioVersion(TimestampMixin, Model):
     """One content of a scenario file, never changed once written: a live session pins one."""
 
     __tablename__ = "scenario_version"
@@ -63,7 +65,7 @@ def _versions_are_immutable(mapper, connection, version: ScenarioVersion) -> Non
     raise ValueError(f"scenario version {version.id} is immutable: a changed file makes a new version")
 
 
-class LiveSession(TimestampMixin, db.Model):
+class LiveSession(TimestampMixin, Model):
     """A run of a scenario by a trainer, pinned to one scenario version; its truth is its event log."""
 
     __tablename__ = "live_session"
@@ -80,6 +82,9 @@ class LiveSession(TimestampMixin, db.Model):
     # The number of the session's newest event. Appending takes it up by one in the same transaction, which
     # locks this row until commit: a session's events are numbered 1, 2, 3 … in the order they are committed.
     last_seq: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the ticker next looks at the session: never later than its next scheduled inject. A start, a resume or
+    # a decision that unlocks a follow-up sets it to the moment of that event; the ticker sets the exact time.
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
 
     scenario_version: Mapped[ScenarioVersion] = relationship(lazy="joined")
 
@@ -87,7 +92,7 @@ class LiveSession(TimestampMixin, db.Model):
         return self.title
 
 
-class Participant(TimestampMixin, db.Model):
+class Participant(TimestampMixin, Model):
     """Someone in a session: a signed-in user, or a guest the trainer allowed in with a name."""
 
     __tablename__ = "participant"
@@ -96,15 +101,14 @@ class Participant(TimestampMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="SET NULL"),
-                                                       index=True)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id", ondelete="SET NULL"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     institution_name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str | None] = mapped_column(String(24))
     guest_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
-class SessionEvent(db.Model):
+class SessionEvent(Model):
     """One entry of a session's append-only log.
 
     `seq` numbers a session's events without a gap in commit order: it is the event id that streams, pages and
@@ -112,8 +116,10 @@ class SessionEvent(db.Model):
     """
 
     __tablename__ = "session_event"
-    __table_args__ = (UniqueConstraint("session_id", "dedupe_key", name="uq_session_event_session_id_dedupe_key"),
-                      UniqueConstraint("session_id", "seq", name="uq_session_event_session_id_seq"))
+    __table_args__ = (
+        UniqueConstraint("session_id", "dedupe_key", name="uq_session_event_session_id_dedupe_key"),
+        UniqueConstraint("session_id", "seq", name="uq_session_event_session_id_seq"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("live_session.id", ondelete="CASCADE"), index=True)
@@ -131,5 +137,24 @@ class SessionEvent(db.Model):
         return Event(self.seq, self.kind, self.at, self.payload)
 
     def as_stream_dict(self) -> dict:
-        return {"id": self.seq, "kind": self.kind, "at": self.at.isoformat() + "Z", "payload": self.payload,
-                "audience": self.audience}
+        return {
+            "id": self.seq,
+            "kind": self.kind,
+            "at": self.at.isoformat() + "Z",
+            "payload": self.payload,
+            "audience": self.audience,
+        }
+
+
+class TickerLease(Model):
+    """The one row naming the process that releases scheduled injects, on a database without advisory locks.
+
+    The holder keeps pushing `expires_at` forward; another process takes the row over only once it has expired or
+    its holder is gone (tabletop/ticker.py).
+    """
+
+    __tablename__ = "ticker_lease"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime]

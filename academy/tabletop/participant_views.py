@@ -1,4 +1,5 @@
 """The participant's side of a live session: join by code, the play page, decisions, and one inject card."""
+
 import re
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -6,17 +7,18 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from academy.core.content.markdown import render_lesson
 from academy.core.errors import wants_json
 from academy.core.models import utcnow
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db, limiter
-from academy.learning.rendering import render_lesson
 from academy.tabletop import engine, services
-from academy.tabletop.forms import DecisionForm, GuestForm, JoinCodeForm, JoinForm
-from academy.tabletop.permissions import load_participant, load_viewer, participant_for, remember_guest
 from academy.tabletop.cards import build_card, visible_cards
+from academy.tabletop.forms import DecisionForm, GuestForm, JoinCodeForm, JoinForm
 from academy.tabletop.hub import decision_entry
-from academy.tabletop.stream import ensure_ticker
+from academy.tabletop.permissions import load_participant, load_viewer, participant_for, remember_guest
+from academy.tabletop.report_log import clock
+from academy.tabletop.ticker import ensure_ticker
 from academy.tabletop.views import bp
 
 EMAIL_HEADER = re.compile(r"^([A-Z][A-Za-z-]{1,20}):\s*(.*)$")
@@ -32,19 +34,20 @@ def exercise_markdown(text: str) -> Markup:
 def exercise_text(text: str) -> Markup:
     """An artefact's plain text: paragraphs at blank lines, its line breaks kept, everything escaped."""
     paragraphs = [part for part in re.split(r"\n\s*\n", (text or "").strip()) if part.strip()]
-    return Markup("".join(f"<p>{Markup('<br>').join(escape(line) for line in part.splitlines())}</p>"
-                          for part in paragraphs))
+    return Markup(
+        "".join(f"<p>{Markup('<br>').join(escape(line) for line in part.splitlines())}</p>" for part in paragraphs)
+    )
 
 
 @bp.app_template_filter("email_parts")
 def email_parts(text: str) -> tuple[list[tuple[str, str]], str]:
     """The header lines an e-mail artefact starts with (From:, To:, Subject: …) and the rest of its text."""
     lines = (text or "").splitlines()
-    headers = []
+    headers: list[tuple[str, str]] = []
     for index, line in enumerate(lines):
         match = EMAIL_HEADER.match(line)
         if not match:
-            rest = lines[index + 1:] if not line.strip() else lines[index:]
+            rest = lines[index + 1 :] if not line.strip() else lines[index:]
             return (headers, "\n".join(rest)) if headers else ([], text or "")
         headers.append((match.group(1), match.group(2)))
     return headers, ""
@@ -52,9 +55,7 @@ def email_parts(text: str) -> tuple[list[tuple[str, str]], str]:
 
 @bp.app_template_filter("exercise_clock")
 def exercise_clock(seconds) -> str:
-    minutes, secs = divmod(max(0, int(seconds or 0)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+    return clock(max(0, int(seconds or 0))) or ""
 
 
 def _join_limit():
@@ -119,8 +120,7 @@ def join_code(code):
 
 
 def _no_session_message() -> str:
-    return _("No open session has this code. Check it with your trainer: a session that has ended cannot be "
-             "joined.")
+    return _("No open session has this code. Check it with your trainer: a session that has ended cannot be joined.")
 
 
 def _ask_to_sign_in(live):
@@ -132,7 +132,7 @@ def _enter(live, joined):
     """Commit a new participant (None: already in) and open the play page."""
     if joined is not None:
         db.session.commit()
-        flash(_("You have joined \"%(title)s\".", title=live.title), "success")
+        flash(_('You have joined "%(title)s".', title=live.title), "success")
     return redirect(url_for("tabletop.play", session_id=live.id))
 
 
@@ -141,13 +141,24 @@ def _play_page(live, participant, drafts=None, error=None, status=200):
     rows = services.events_of(live)
     state = engine.fold([row.as_engine_event() for row in rows], scenario)
     role_code = state.roles.get(participant.id)
-    role_log = [decision_entry(row.payload, state, scenario) for row in reversed(rows)
-                if row.kind == engine.DECIDED and engine.sees(row.audience, participant.id, role_code)]
+    role_log = [
+        decision_entry(row.payload, state, scenario)
+        for row in reversed(rows)
+        if row.kind == engine.DECIDED and engine.sees(row.audience, participant.id, role_code)
+    ]
     return render_template(
-        "tabletop/play.html", live=live, participant=participant, scenario=scenario, state=state,
+        "tabletop/play.html",
+        live=live,
+        participant=participant,
+        scenario=scenario,
+        state=state,
         role=next((role for role in scenario.roles if role.code == role_code), None),
-        cards=visible_cards(state, scenario, participant.id), role_log=role_log, drafts=drafts or {}, error=error,
-        elapsed=state.elapsed_seconds(utcnow())), status
+        cards=visible_cards(state, scenario, participant.id),
+        role_log=role_log,
+        drafts=drafts or {},
+        error=error,
+        elapsed=state.elapsed_seconds(utcnow()),
+    ), status
 
 
 @bp.get("/exercises/play/<int:session_id>")
@@ -167,12 +178,14 @@ def inject_card(session_id, inject_id):
     scenario = services.scenario_of(live)
     state = services.state_of(live)
     release = state.releases.get(inject_id)
-    if release is None or (participant is not None and not engine.sees(
-            release.audience, participant.id, state.roles.get(participant.id))):
+    if release is None or (
+        participant is not None and not engine.sees(release.audience, participant.id, state.roles.get(participant.id))
+    ):
         abort(404)
     card = build_card(state, scenario, inject_id, participant.id if participant else None)
-    return render_template("tabletop/_inject.html", live=live, card=card, draft=None,
-                           viewer="participant" if participant else "trainer")
+    return render_template(
+        "tabletop/_inject.html", live=live, card=card, draft=None, viewer="participant" if participant else "trainer"
+    )
 
 
 @bp.post("/exercises/play/<int:session_id>/decisions")
@@ -191,8 +204,14 @@ def decide(session_id):
         db.session.rollback()
         return _refused(live, participant, form, inject_id, str(error))
     if row is None:
-        return _answered(live, participant, inject_id,
-                         _("You have already answered this inject; your first answer counts."), 409, "info")
+        return _answered(
+            live,
+            participant,
+            inject_id,
+            _("You have already answered this inject; your first answer counts."),
+            409,
+            "info",
+        )
     db.session.commit()
     return _answered(live, participant, inject_id, _("Your answer is recorded."), 200, "success")
 

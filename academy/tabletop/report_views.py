@@ -1,13 +1,16 @@
 """After-action report pages (HTML, PDF, JSON) and each participant's own debrief, on the tabletop blueprint."""
+
 from datetime import datetime
 
-from flask import Response, abort, current_app, jsonify, render_template, url_for
+from flask import abort, current_app, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 
 from academy.accounts.models import Role
+from academy.core import background
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db, login_manager
 from academy.tabletop import report as reports
+from academy.tabletop import report_jobs
 from academy.tabletop.models import LiveSession
 from academy.tabletop.permissions import participant_for
 from academy.tabletop.views import bp
@@ -29,24 +32,25 @@ def report(session_id):
     """The after-action report: the whole session for its trainer, a manager's own people for a manager."""
     live, data = reports.load_report(session_id, current_user)
     console = "tabletop.console" in current_app.view_functions and data["scope"]["kind"] == reports.FULL
-    return render_template("tabletop/report.html", live=live, report=data,
-                           console_url=url_for("tabletop.console", session_id=live.id) if console else None)
+    return render_template(
+        "tabletop/report.html",
+        live=live,
+        report=data,
+        console_url=url_for("tabletop.console", session_id=live.id) if console else None,
+    )
 
 
-@bp.get("/exercises/sessions/<int:session_id>/report.pdf")
+@bp.post("/exercises/sessions/<int:session_id>/report.pdf")
 @allow(*REPORT_ROLES)
 def report_pdf(session_id):
-    """The after-action report as an A4 PDF download."""
-    from weasyprint import HTML  # heavy import, needed only when a PDF is made
-
-    live, data = reports.load_report(session_id, current_user)
-    html = render_template("tabletop/report_pdf.html", report=data)
-    pdf = HTML(string=html, url_fetcher=_no_fetching).write_pdf()
-    reports.record_export(live, data, "pdf")
+    """Ask for the after-action report as an A4 PDF: the job worker makes it, its page offers the file."""
+    live, _data = reports.load_report(session_id, current_user)
+    job, new = report_jobs.request_report_pdf(live, current_user)
+    job_id = job.id
     db.session.commit()
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f"attachment; filename=exercise-report-{live.id}.pdf",
-        "Cache-Control": "private, no-store"})
+    if new:
+        background.start(job_id)
+    return redirect(url_for("core.job", job_id=job_id), 303)
 
 
 @bp.get("/exercises/sessions/<int:session_id>/report.json")
@@ -73,7 +77,3 @@ def debrief(session_id):
             return login_manager.unauthorized()
         abort(404)
     return render_template("tabletop/debrief.html", live=live, debrief=reports.participant_debrief(live, participant))
-
-
-def _no_fetching(url, *args, **kwargs):
-    raise ValueError(f"reports load no external resources ({url})")

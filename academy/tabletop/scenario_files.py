@@ -1,124 +1,12 @@
 """Reading exercises/ into plain dataclasses, checking every rule of its README with each error's file and line."""
-import hashlib
-import json
+
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from academy.learning.files import Problem, Problems, YamlDocument, load_with, parse_yaml, read_text, strings_at
-from academy.learning.schemas import SLUG_RE, unknown_inline_sections
-from academy.tabletop import scenario_schemas as schemas
-
-
-@dataclass
-class Role:
-    code: str
-    title: str
-    brief: str
-
-
-@dataclass
-class Objective:
-    code: str
-    role: str
-    title: str
-    criteria: list[str]
-    modules: list[str]
-
-
-@dataclass
-class Artefact:
-    kind: str
-    title: str
-    source: str
-    body: str
-
-
-@dataclass
-class Option:
-    id: str
-    text: str
-    scores: dict[str, int]
-    consequence: str
-    unlocks: list[str]
-
-
-@dataclass
-class Decision:
-    prompt: str
-    options: list[Option]
-
-
-@dataclass
-class Facilitator:
-    notes: str
-    expected_actions: list[str]
-    sections: list[str]
-
-
-@dataclass
-class Inject:
-    id: str
-    offset: int
-    phase: str
-    title: str
-    audience: str | list[str]  # "all", "participant" (one person picked at run time) or role codes
-    body: str
-    artefacts: list[Artefact]
-    decision: Decision | None
-    follow_up: bool
-    facilitator: Facilitator
-
-
-@dataclass
-class DebriefQuestion:
-    question: str
-    modules: list[str]
-
-
-@dataclass
-class Scenario:
-    slug: str
-    title: str
-    summary: str
-    duration_minutes: int
-    audience: str
-    sections: list[str]
-    notice: str
-    roles: list[Role]
-    objectives: list[Objective]
-    injects: list[Inject]
-    debrief: list[DebriefQuestion]
-
-    @classmethod
-    def from_definition(cls, data: dict) -> "Scenario":
-        """Build from a checked file's data or from a stored version's definition (the same shape)."""
-        injects = [Inject(**{**raw, "artefacts": [Artefact(**item) for item in raw["artefacts"]],
-                             "decision": _decision(raw["decision"]), "facilitator": Facilitator(**raw["facilitator"])})
-                   for raw in data["injects"]]
-        return cls(**{**data, "roles": [Role(**raw) for raw in data["roles"]],
-                      "objectives": [Objective(**raw) for raw in data["objectives"]], "injects": injects,
-                      "debrief": [DebriefQuestion(**raw) for raw in data["debrief"]]})
-
-    def to_definition(self) -> dict:
-        return asdict(self)
-
-    @property
-    def content_hash(self) -> str:
-        """The sha256 of the canonical JSON: comments, layout and key order of the file do not change it."""
-        canonical = json.dumps(self.to_definition(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _decision(raw: dict | None) -> Decision | None:
-    if raw is None:
-        return None
-    return Decision(prompt=raw["prompt"], options=[Option(**option) for option in raw["options"]])
-
-
-def reaches(audience: object, role: str) -> bool:
-    """Whether an inject's audience includes a role: "all" does, "participant" is one person, not a role."""
-    return audience == "all" or (isinstance(audience, list) and role in audience)
+from academy.core.content.fields import SLUG_RE, unknown_inline_sections
+from academy.core.content.files import Problem, Problems, YamlDocument, load_with, parse_yaml, read_text, strings_at
+from academy.tabletop import scenario as shape
+from academy.tabletop.scenario import Scenario, reaches
 
 
 def load_scenarios(folder: Path | str, module_slugs: Collection[str] | None) -> tuple[list[Scenario], list[Problem]]:
@@ -150,9 +38,10 @@ def load_scenarios(folder: Path | str, module_slugs: Collection[str] | None) -> 
 class _ScenarioReader:
     """One scenario file: the schema first, then the rules that span its parts."""
 
+    doc: YamlDocument  # the file as parsed, set by read() before any check runs
+
     def __init__(self, path: Path, display: str, problems: Problems, module_slugs: Collection[str] | None):
         self.path, self.display, self.problems, self.module_slugs = path, display, problems, module_slugs
-        self.doc: YamlDocument | None = None
         self.data: dict = {}
 
     def add(self, path: tuple, message: str) -> None:
@@ -164,7 +53,8 @@ class _ScenarioReader:
         if doc is None:
             return None
         self.doc = doc
-        self.data, valid = load_with(schemas.ScenarioSchema(), doc.data, doc, self.display, self.problems)
+        loaded, valid = load_with(shape.ScenarioSchema(), doc.data, doc, self.display, self.problems)
+        self.data = shape.plain(loaded)  # a part that failed keeps its valid keys
         slug = self.data.get("slug")
         if slug and slug != self.path.stem:
             self.add(("slug",), f"slug '{slug}' does not match the file name '{self.path.name}'")
@@ -173,18 +63,22 @@ class _ScenarioReader:
         _InjectChecks(self, roles, objectives).run()
         self._check_modules()
         self._check_inline_sections(doc.data, ())
-        return Scenario.from_definition(self.data) if valid else None
+        return loaded if valid else None
 
     def unique(self, key: str, prefix: tuple, noun: str, where: str = "") -> set[str] | None:
         """The values of `key` in the list at `prefix`, reporting repeats; None if some item has none."""
         seen: set[str] = set()
+        complete = True
         items = self.get(prefix)
         for index, item in enumerate(items):
             value = item.get(key)
-            if value is not None and value in seen:
+            if value is None:
+                complete = False
+                continue
+            if value in seen:
                 self.add(prefix + (index, key), f"duplicate {noun} '{value}'{where}")
             seen.add(value)
-        return None if None in seen or not self.has(prefix) else seen
+        return seen if complete and self.has(prefix) else None
 
     def get(self, path: tuple) -> list[dict]:
         """The loaded list of mappings at `path` (items that failed the schema keep their valid part)."""
@@ -202,10 +96,13 @@ class _ScenarioReader:
     def _check_roles(self) -> set[str] | None:
         """The scenario's role codes, or None when they could not all be read (checks against them would echo)."""
         codes = self.unique("code", ("roles",), "role")
-        for core in schemas.CORE_ROLES if codes is not None else ():
-            if core not in codes:
-                self.add(("roles",), f"the core role '{core}' is missing "
-                                     "(every scenario has diplomat, cert and operator)")
+        if codes is not None:
+            for core in shape.CORE_ROLES:
+                if core not in codes:
+                    self.add(
+                        ("roles",),
+                        f"the core role '{core}' is missing (every scenario has diplomat, cert and operator)",
+                    )
         return codes
 
     def _check_objectives(self, roles: set[str] | None) -> set[str] | None:
@@ -224,8 +121,9 @@ class _ScenarioReader:
             for index in range(len(items) if isinstance(items, list) else 0):
                 for position, module in strings_at(self.doc.data, (key, index, "modules")):
                     if SLUG_RE.match(module) and module not in self.module_slugs:
-                        self.add((key, index, "modules", position),
-                                 f"modules[{position}]: unknown course module '{module}'")
+                        self.add(
+                            (key, index, "modules", position), f"modules[{position}]: unknown course module '{module}'"
+                        )
 
     def _check_inline_sections(self, data: object, path: tuple) -> None:
         """Section references in running text (`see §4.5`) must exist too; `sections` lists have the schema."""
@@ -257,8 +155,10 @@ class _InjectChecks:
         for index, inject in enumerate(self.injects):
             offset = inject.get("offset")
             if isinstance(offset, int) and isinstance(duration, int) and offset > duration:
-                self.reader.add(("injects", index, "offset"),
-                                f"offset: minute {offset} is after the end of the exercise ({duration} minutes)")
+                self.reader.add(
+                    ("injects", index, "offset"),
+                    f"offset: minute {offset} is after the end of the exercise ({duration} minutes)",
+                )
             self._check_audience(index, inject)
             self._check_options(index, inject)
         self._check_follow_ups()
@@ -270,8 +170,10 @@ class _InjectChecks:
             return
         for position, code in strings_at(self.reader.doc.data, ("injects", index, "audience")):
             if code not in self.roles:
-                self.reader.add(("injects", index, "audience", position),
-                                f"audience[{position}]: '{code}' is not a role of this scenario")
+                self.reader.add(
+                    ("injects", index, "audience", position),
+                    f"audience[{position}]: '{code}' is not a role of this scenario",
+                )
 
     def _check_options(self, index: int, inject: dict) -> None:
         prefix = ("injects", index, "decision", "options")
@@ -300,10 +202,16 @@ class _InjectChecks:
             self.reader.add(path, "unlocks: an inject cannot unlock itself")
         elif follow_up.get("follow_up") is False:
             self.reader.add(path, f"unlocks: inject '{target}' is not a follow-up (it needs follow_up: true)")
-        elif isinstance(follow_up.get("offset"), int) and isinstance(inject.get("offset"), int) \
-                and follow_up["offset"] < inject["offset"]:
-            self.reader.add(path, f"unlocks: follow-up '{target}' (minute {follow_up['offset']}) comes before "
-                                  f"this inject (minute {inject['offset']})")
+        elif (
+            isinstance(follow_up.get("offset"), int)
+            and isinstance(inject.get("offset"), int)
+            and follow_up["offset"] < inject["offset"]
+        ):
+            self.reader.add(
+                path,
+                f"unlocks: follow-up '{target}' (minute {follow_up['offset']}) comes before "
+                f"this inject (minute {inject['offset']})",
+            )
 
     def _check_follow_ups(self) -> None:
         released = {inject["id"] for inject in self.injects if inject.get("follow_up") is False and "id" in inject}
@@ -318,8 +226,11 @@ class _InjectChecks:
             name = inject.get("id")
             if inject.get("follow_up") is not True or name is None or name in released:
                 continue
-            message = ("is not unlocked by any option" if name not in unlocked
-                       else "is unlocked only by follow-ups that are never released")
+            message = (
+                "is not unlocked by any option"
+                if name not in unlocked
+                else "is unlocked only by follow-ups that are never released"
+            )
             self.reader.add(("injects", index, "id"), f"follow-up '{name}' {message}")
 
     def _check_objectives_scored(self) -> None:
@@ -329,21 +240,28 @@ class _InjectChecks:
                 self.reader.add(("objectives", index, "code"), f"objective '{code}' is not scored by any option")
 
     def _check_core_roles(self) -> None:
-        if self.roles is None or not self.reader.has(("injects",)) \
-                or not all("audience" in inject for inject in self.injects):
+        if (
+            self.roles is None
+            or not self.reader.has(("injects",))
+            or not all("audience" in inject for inject in self.injects)
+        ):
             return
         for index, role in enumerate(self.reader.get(("roles",))):
             code = role["code"]
-            if code not in schemas.CORE_ROLES:
+            if code not in shape.CORE_ROLES:
                 continue
             seen = [inject for inject in self.injects if reaches(inject["audience"], code)]
             decisions = sum(1 for inject in seen if inject.get("decision"))
-            if len(seen) < schemas.MIN_INJECTS_SEEN:
-                self.reader.add(("roles", index, "code"), f"role '{code}' sees {len(seen)} injects; "
-                                                          f"a core role must see at least {schemas.MIN_INJECTS_SEEN}")
-            if decisions < schemas.MIN_DECISIONS:
-                self.reader.add(("roles", index, "code"), f"role '{code}' faces {decisions} decisions; "
-                                                          f"a core role must face at least {schemas.MIN_DECISIONS}")
+            if len(seen) < shape.MIN_INJECTS_SEEN:
+                self.reader.add(
+                    ("roles", index, "code"),
+                    f"role '{code}' sees {len(seen)} injects; a core role must see at least {shape.MIN_INJECTS_SEEN}",
+                )
+            if decisions < shape.MIN_DECISIONS:
+                self.reader.add(
+                    ("roles", index, "code"),
+                    f"role '{code}' faces {decisions} decisions; a core role must face at least {shape.MIN_DECISIONS}",
+                )
 
 
 def _find(data: object, path: tuple) -> object:

@@ -1,14 +1,16 @@
 """Syncing checked scenario files into the database: upsert by slug, one immutable version per content."""
+
 from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 
+from academy.core.content.files import ContentInvalid
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.learning.sync import ContentInvalid
 from academy.tabletop import models
-from academy.tabletop.scenario_files import Scenario, load_scenarios
+from academy.tabletop.scenario import Scenario
+from academy.tabletop.scenario_files import load_scenarios
 
 # "new version": the file's content changed, to something new or back to an earlier version's content.
 # "restored": a file that had disappeared is back as it was.
@@ -21,7 +23,7 @@ def sync_scenarios(folder: Path | str, module_slugs: Collection[str] | None) -> 
     if problems:
         raise ContentInvalid(problems)
     now = utcnow()
-    counts = Counter({outcome: 0 for outcome in OUTCOMES})
+    counts = Counter(dict.fromkeys(OUTCOMES, 0))
     rows = {row.slug: row for row in db.session.scalars(db.select(models.Scenario))}
     for scenario in scenarios:
         counts[_upsert(rows.get(scenario.slug), scenario, now)] += 1
@@ -58,5 +60,6 @@ def _version(row: models.Scenario, scenario: Scenario, digest: str, now: datetim
         if version.content_hash == digest:
             return version
     number = max((version.number for version in row.versions), default=0) + 1
-    return models.ScenarioVersion(scenario=row, number=number, content_hash=digest,
-                                  definition=scenario.to_definition(), created_at=now)
+    return models.ScenarioVersion(
+        scenario=row, number=number, content_hash=digest, definition=scenario.to_definition(), created_at=now
+    )

@@ -1,8 +1,9 @@
 """Scores per objective and per role from a session's decisions and the trainer's overrides. Pure functions."""
+
 from dataclasses import dataclass
 
 from academy.tabletop.engine import SessionState, inject_of, option_of
-from academy.tabletop.scenario_files import Scenario
+from academy.tabletop.scenario import Scenario
 
 WEAK_BELOW = 50  # percent: an objective under this recommends its course modules
 
@@ -37,7 +38,7 @@ def _best(inject, objective: str) -> int:
 def objective_scores(state: SessionState, scenario: Scenario) -> list[Score]:
     """Earned against the best answer available, for every decision actually taken; plus overrides."""
     scores = {o.code: Score(o.code, o.title) for o in scenario.objectives}
-    for (participant_id, inject_id), event in state.decisions.items():
+    for (_participant_id, inject_id), event in state.decisions.items():
         inject = inject_of(scenario, inject_id)
         if inject is None or inject.decision is None or not inject.decision.options:
             continue
@@ -58,7 +59,7 @@ def role_scores(state: SessionState, scenario: Scenario) -> list[Score]:
     """Per role: points of its members' decisions against the best answers they could have given."""
     titles = {r.code: r.title for r in scenario.roles}
     scores = {code: Score(code, title) for code, title in titles.items()}
-    for (participant_id, inject_id), event in state.decisions.items():
+    for (_participant_id, inject_id), event in state.decisions.items():
         role = event.payload.get("role")
         inject = inject_of(scenario, inject_id)
         if role not in scores or inject is None or inject.decision is None or not inject.decision.options:

@@ -1,16 +1,15 @@
-"""The live stream (server-sent events) of a session, the per-process log poller, and the ticker that releases
-scheduled injects.
+"""The live stream (server-sent events) of a session, and the per-process log poller.
 
 A stream subscribes to the broker first, then sends what the session hub holds after the viewer's last event id,
 then what the hub hands it, in order, each event filtered by engine.sees() for a participant. It holds no
 database connection while it waits: 500 open streams must not hold 500 connections.
 """
+
 import logging
 import queue
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask import Response, abort, current_app, request, url_for
 from flask_babel import _
@@ -19,19 +18,18 @@ from werkzeug.exceptions import TooManyRequests
 
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db
-from academy.tabletop import engine, services
+from academy.tabletop import services
 from academy.tabletop.broker import broker
 from academy.tabletop.cards import card_renderer
 from academy.tabletop.hub import CARD_INJECT_TOKEN, Item, SessionHub, hubs
-from academy.tabletop.models import LiveSession
 from academy.tabletop.permissions import load_viewer
+from academy.tabletop.ticker import ensure_ticker
 from academy.tabletop.views import bp
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15  # also how often a stream looks in the log when the poller is off
 RETRY_MILLISECONDS = 3000
-TICK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 30  # what a refused stream is told to wait
 CLOSE = object()  # put in a stream's inbox: end this stream (its viewer opened too many)
 
@@ -121,28 +119,33 @@ def stream(session_id):
     app = current_app._get_current_object()
     ensure_ticker(app)
     ensure_poller(app)
-    card_urls = {viewer: url_for("tabletop.inject_card", session_id=live.id, inject_id=CARD_INJECT_TOKEN,
-                                 view="participant" if viewer == "participant" else None)
-                 for viewer in ("trainer", "participant")}
+    card_urls = {
+        viewer: url_for(
+            "tabletop.inject_card",
+            session_id=live.id,
+            inject_id=CARD_INJECT_TOKEN,
+            view="participant" if viewer == "participant" else None,
+        )
+        for viewer in ("trainer", "participant")
+    }
     viewer = ("participant", participant.id) if participant else ("trainer", current_user.get_id())
     address = request.remote_addr or "unknown"
     inbox = broker.subscribe(live.id)  # before reading the log: an event committed in between is not lost
     try:
-        slots.take(viewer, address, inbox, app.config["LIVE_STREAMS_PER_VIEWER"], app.config["LIVE_STREAMS_PER_ADDRESS"])
+        slots.take(
+            viewer, address, inbox, app.config["LIVE_STREAMS_PER_VIEWER"], app.config["LIVE_STREAMS_PER_ADDRESS"]
+        )
     except TooManyStreams:
         broker.unsubscribe(live.id, inbox)
-        raise TooManyRequests(_("Too many live views are open from your network. Close some tabs or windows of "
-                                "this exercise, then reload the page."), retry_after=RETRY_AFTER_SECONDS)
-    ended = threading.Event()
-
-    def end() -> None:  # when the response ends, whether or not the server ever started sending it
-        if not ended.is_set():
-            ended.set()
-            slots.give_back(viewer, address, inbox)
-            broker.unsubscribe(live.id, inbox)
-            hubs.release(live.id)
-
-    hub = hubs.get(live, services.scenario_of(live), card_urls, card_renderer(app, live.id))
+        raise TooManyRequests(
+            _(
+                "Too many live views are open from your network. Close some tabs or windows of "
+                "this exercise, then reload the page."
+            ),
+            retry_after=RETRY_AFTER_SECONDS,
+        ) from None
+    end = _ender(live.id, viewer, address, inbox)
+    hub = hubs.find(live) or hubs.get(live, services.scenario_of(live), card_urls, card_renderer(app, live.id))
     try:
         hub.refresh(force=True)
     except Exception:
@@ -156,16 +159,44 @@ def stream(session_id):
         cursor = hub.last
     once = app.testing and request.args.get("once") == "1"
     keepalive = app.config.get("TABLETOP_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS)
-    response = Response(_events(app, hub, inbox, viewer_id, first, cursor, once, keepalive, end),
-                        mimetype="text/event-stream")
+    response = Response(
+        _events(app, hub, inbox, viewer_id, first, cursor, once, keepalive, end), mimetype="text/event-stream"
+    )
     response.call_on_close(end)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
 
 
-def _events(app, hub: SessionHub, inbox, viewer_id: int | None, first: list[Item], cursor: int, once: bool,
-            keepalive: float, end):
+def _ender(session_id: int, viewer: tuple, address: str, inbox):
+    """What ends a stream once, when its response ends, whether or not the server ever started sending it.
+
+    Made of plain values, not of the request's database objects: a stream lasts for hours, and a session loaded
+    with its scenario version would keep that version's whole definition alive once per open stream.
+    """
+    ended = threading.Event()
+
+    def end() -> None:
+        if not ended.is_set():
+            ended.set()
+            slots.give_back(viewer, address, inbox)
+            broker.unsubscribe(session_id, inbox)
+            hubs.release(session_id)
+
+    return end
+
+
+def _events(
+    app,
+    hub: SessionHub,
+    inbox,
+    viewer_id: int | None,
+    first: list[Item],
+    cursor: int,
+    once: bool,
+    keepalive: float,
+    end,
+):
     # A plain generator: the request and its database session are gone by the time it runs.
     pick = (lambda item: item.for_trainer) if viewer_id is None else (lambda item: item.for_participant)
     try:
@@ -192,12 +223,6 @@ def _events(app, hub: SessionHub, inbox, viewer_id: int | None, first: list[Item
                 yield pick(item)
     finally:
         end()
-
-
-def ensure_ticker(app) -> None:
-    """Start this process's ticker on first use, unless the configuration turns it off (as the tests do)."""
-    if app.config.get("TABLETOP_TICKER", True):
-        _ensure_background(app, "tabletop_ticker", TICK_SECONDS, tick_running_sessions)
 
 
 def ensure_poller(app) -> None:
@@ -234,18 +259,3 @@ def _repeat(app, stop: threading.Event, interval: float, work, name: str) -> Non
                 work()
         except Exception:  # it must outlive a bad second (a database restart, a bad row)
             log.exception("%s failed", name)
-
-
-def tick_running_sessions(now: datetime | None = None) -> int:
-    """Release what is due in every running session, one commit each; several processes may do it at once."""
-    released = 0
-    ids = db.session.scalars(db.select(LiveSession.id).where(LiveSession.status == engine.RUNNING)).all()
-    for session_id in ids:
-        live = db.session.get(LiveSession, session_id)
-        try:
-            released += len(services.tick(live, now=now))
-            db.session.commit()
-        except Exception:  # one broken session must not stop the clock of the others
-            db.session.rollback()
-            log.exception("ticking session %s failed", session_id)
-    return released

@@ -2,17 +2,18 @@
 import importlib.util
 import logging
 import unicodedata
-from pathlib import Path
 
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
+from academy import MIGRATIONS_DIR
 from academy.accounts.emails import EmailAddressError, canonical_email, mail_address
 from academy.accounts.models import Role, User, find_user_by_email
 from academy.accounts.services import AccountError
 from academy.extensions import db
 from academy.institutions import bulk
+from academy.institutions import enrolment_import as importing
 from tests import factories
 from tests.test_migrations import migrated_app
 
@@ -139,8 +140,8 @@ def test_an_import_stores_the_normalised_address_and_refuses_lookalikes(app, wor
     assert check.rows[1].problems and MIXED_ALPHABETS in check.rows[1].problems[0]
     good = rows("POL\u0130CY@Example.ORG")
     upload = bulk.store_upload(world.institution_a, world.manager_a, "staff.csv", good)
-    assert bulk.claim(upload)
-    [invitation] = bulk.run_import(upload, world.institution_a, world.manager_a,
+    assert importing.claim(upload)
+    [invitation] = importing.run_import(upload, world.institution_a, world.manager_a,
                                    bulk.check_rows(world.institution_a, good).fingerprint)
     assert invitation.email == "policy@example.org" and find_user_by_email("policy@example.org")
 
@@ -184,7 +185,7 @@ def test_the_admin_finds_an_account_by_any_spelling(client, auth, world):
 
 # --- The migration that normalises the stored addresses -----------------------------------------
 
-MIGRATION = next((Path(__file__).parents[2] / "migrations" / "versions").glob("5b9638873440_*.py"))
+MIGRATION = next((MIGRATIONS_DIR / "versions").glob("5b9638873440_*.py"))
 
 
 @pytest.fixture(scope="module")

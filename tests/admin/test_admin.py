@@ -3,7 +3,7 @@ from datetime import timedelta
 from academy.accounts.models import Role, User
 from academy.core.models import AuditEvent, utcnow
 from academy.extensions import db
-from academy.institutions.models import Country, Institution
+from academy.organisations.models import Country, Institution
 
 
 def country_id(code):

@@ -3,7 +3,7 @@ from datetime import datetime
 import pytest
 
 from academy.accounts.models import ApiToken
-from academy.api.schemas import UtcDateTime
+from academy.api.schemas.common import UtcDateTime
 from academy.core.models import AuditEvent
 from academy.extensions import db
 from tests import factories

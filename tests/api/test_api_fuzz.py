@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 
 from academy import create_app
 from academy.accounts.models import User
-from academy.api.schemas import TokenRequestSchema
+from academy.api.schemas.accounts import TokenRequestSchema
 from academy.extensions import db
-from academy.institutions.models import Institution
 from academy.institutions.tokens import issue_institution_token
 from academy.learning import certificates, services
 from academy.learning.models import Certificate
+from academy.organisations.models import Institution
 from academy.tabletop.models import LiveSession
 from tests import factories
 from tests.conftest import build_settings

@@ -8,7 +8,8 @@ from werkzeug.serving import make_server
 
 from academy import create_app
 from academy.extensions import db
-from academy.institutions.services import ensure_countries
+from academy.organisations.services import ensure_countries
+from academy.tabletop.ticker import stop_ticker
 from tests import factories
 from tests.conftest import build_settings
 
@@ -33,14 +34,17 @@ def live_app(tmp_path):
     import os
 
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/browser.db"
-    # A closed page's live stream ends at its next keepalive: soon, so that live_server can wait for it.
-    app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True, TABLETOP_KEEPALIVE_SECONDS=1))
+    # A closed page's live stream ends at its next keepalive: soon, so that live_server can wait for it. The ticker
+    # releases scheduled injects, as in production.
+    app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True, TABLETOP_KEEPALIVE_SECONDS=1,
+                                    TABLETOP_TICKER=True))
     with app.app_context():
         db.drop_all()
         db.create_all()
         ensure_countries()
         db.session.commit()
         yield app
+        stop_ticker(app)
         db.session.remove()
         db.drop_all()
         db.engine.dispose()

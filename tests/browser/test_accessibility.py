@@ -3,6 +3,7 @@ import os
 import re
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from random import Random
 from types import SimpleNamespace
@@ -14,14 +15,17 @@ from werkzeug.serving import make_server
 from academy import create_app
 from academy.accounts.models import Track
 from academy.accounts.services import make_reset_token
+from academy.core.background import RUNNING, BackgroundJob
+from academy.core.models import utcnow
 from academy.extensions import db
 from academy.institutions import bulk
-from academy.institutions.services import ensure_countries
 from academy.institutions.tokens import issue_institution_token
-from academy.learning import quiz, services as learning
+from academy.learning import quiz
+from academy.learning import services as learning
 from academy.learning.certificates import issue_certificate, revoke
 from academy.learning.models import Course
 from academy.learning.sync import sync_content
+from academy.organisations.services import ensure_countries
 from academy.tabletop import services as tabletop
 from academy.tabletop.models import Scenario
 from academy.tabletop.scenario_sync import sync_scenarios
@@ -32,10 +36,11 @@ from tests.tabletop.scenario_fixture import ScenarioFolder
 
 pytestmark = pytest.mark.browser
 
-AXE_SOURCE = (Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js").read_text("utf-8")
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # from npm (package.json)
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 BLOCKING = {"serious", "critical"}
-# Run in the page after AXE_SOURCE: the violations, each with the nodes that break the rule.
+# Run in the page after axe-core's source: the violations, each with the nodes that break the rule.
 RUN_AXE = """async (tags) => {
   const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
   return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, url: v.helpUrl,
@@ -47,12 +52,21 @@ BULK_CSV = ("email,name,track,courses\n"
             "new.person@a.org,Twice Listed,cert,intro-course\n")
 
 
-def audit(page) -> list[dict]:
+@pytest.fixture(scope="module")
+def axe():
+    """axe-core's source. Without it these tests fail, saying how to install it; the rest of the suite runs."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is not installed: {AXE.relative_to(ROOT)} is missing. Install it with `npm ci` in "
+                    "the checkout (`make install-test` runs it).", pytrace=False)
+    return AXE.read_text("utf-8")
+
+
+def audit(page, axe) -> list[dict]:
     """axe's serious and critical violations on the page as it is now.
 
     `evaluate` runs outside the page's Content-Security-Policy, where an injected <script> tag would be refused.
     """
-    page.evaluate(AXE_SOURCE)
+    page.evaluate(axe)
     return [v for v in page.evaluate(RUN_AXE, AXE_TAGS) if v["impact"] in BLOCKING]
 
 
@@ -115,8 +129,20 @@ def _seed(root: Path) -> dict:
     ids["import"] = bulk.store_upload(world.institution_a, world.manager_a, "staff.csv",
                                       bulk.parse_csv(BULK_CSV.encode())).id
     ids["reset_token"] = make_reset_token(world.learner)
+    ids["job"] = _report_job(world)
     db.session.commit()
     return ids
+
+
+def _report_job(world) -> int:
+    """A completion-report PDF that the job worker is still making, half done: its page with a moving progress bar."""
+    job = BackgroundJob(kind="completion_report", requested_by_id=world.manager_a.id,
+                        institution_id=world.institution_a.id, request_key="accessibility", status=RUNNING,
+                        progress=45, started_at=utcnow(), expires_at=utcnow() + timedelta(days=7),
+                        params={"format": "pdf", "from": "2026-01-01", "to": "2026-06-30", "course_ids": None})
+    db.session.add(job)
+    db.session.flush()
+    return job.id
 
 
 def _sign_in(browser, url, email) -> dict:
@@ -190,8 +216,8 @@ DUPLICATE_IDS = """() => {
 }"""
 
 
-def check(page):
-    violations = audit(page)
+def check(page, axe):
+    violations = audit(page, axe)
     assert not violations, f"{page.url}\n{report(violations)}"
     # axe no longer reports repeated ids unless ARIA points at them; a label's `for` or a skip link may.
     assert page.evaluate(DUPLICATE_IDS) == [], f"{page.url}: repeated ids"
@@ -231,6 +257,7 @@ PAGES = [
     ("manager", "institution", "/institutions/{institution}"),
     ("manager", "dashboard", "/institutions/{institution}/dashboard"),
     ("manager", "completion-report", "/institutions/{institution}/reports/completion"),
+    ("manager", "report-file-job", "/jobs/{job}"),
     ("manager", "bulk-upload", "/institutions/{institution}/enrolments/upload"),
     ("manager", "bulk-preview-with-problems", "/institutions/{institution}/enrolments/imports/{import}"),
     ("manager", "tokens", "/institutions/{institution}/tokens"),
@@ -248,11 +275,11 @@ NOT_FOUND = {"not-found", "verify-unknown-certificate"}
 
 
 @pytest.mark.parametrize(("role", "name", "path"), PAGES, ids=[f"{role}-{name}" for role, name, _path in PAGES])
-def test_page_has_no_serious_violation_and_a_skip_link_first(tabs, site, role, name, path):
+def test_page_has_no_serious_violation_and_a_skip_link_first(axe, tabs, site, role, name, path):
     page = tabs(None if role == "anonymous" else role)
     response = page.goto(path.format(**site.ids))
     assert response.status == (404 if name in NOT_FOUND else 200), page.url
-    check(page)
+    check(page, axe)
     page.keyboard.press("Tab")
     first = page.evaluate("() => [document.activeElement.textContent.trim(), document.activeElement.hash]")
     assert first == ["Skip to main content", "#main"], f"the first tab stop is {first}"
@@ -309,12 +336,12 @@ ERROR_STATES = [
 
 @pytest.mark.parametrize(("role", "act"), [(role, act) for role, _name, act in ERROR_STATES],
                          ids=[f"{role}-{name}" for role, name, _act in ERROR_STATES])
-def test_error_state_has_no_serious_violation(tabs, site, role, act):
+def test_error_state_has_no_serious_violation(axe, tabs, site, role, act):
     """Error styling (red text, warning borders, alerts) must keep its contrast and its labels."""
     page = tabs(None if role == "anonymous" else role)
     act(page, site)
     expect(page.locator(".alert-danger, .alert-warning, .invalid-feedback, .table-danger").first).to_be_visible()
-    check(page)
+    check(page, axe)
 
 
 PROBE = """<!doctype html><html lang="en"><head><title>Probe</title></head><body><main>
@@ -323,11 +350,11 @@ PROBE = """<!doctype html><html lang="en"><head><title>Probe</title></head><body
 </main></body></html>"""
 
 
-def test_the_check_runs_under_a_strict_csp_and_catches_violations(tabs, site):
+def test_the_check_runs_under_a_strict_csp_and_catches_violations(axe, tabs, site):
     """The audit must work when the academy forbids inline script, and must fail on a page that is broken."""
     page = tabs()
     page.route("**/accessibility-probe", lambda route: route.fulfill(
         status=200, body=PROBE, headers={"Content-Type": "text/html", "Content-Security-Policy": "script-src 'self'"}))
     page.goto("/accessibility-probe")
     expect(page.locator("#inline")).to_have_text("inline scripts blocked")
-    assert {v["id"] for v in audit(page)} >= {"image-alt", "button-name"}
+    assert {v["id"] for v in audit(page, axe)} >= {"image-alt", "button-name"}

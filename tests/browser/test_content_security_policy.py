@@ -9,7 +9,7 @@ from academy.learning import services as learning
 from academy.learning.certificates import issue_certificate
 from academy.learning.models import Course
 from academy.learning.sync import sync_content
-from academy.tabletop import services
+from academy.tabletop import services, ticker
 from academy.tabletop.models import Scenario
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests.content_fixture import ContentFolder
@@ -70,7 +70,7 @@ def prepare(world, tmp_path):
     services.assign_role(live, player, "operator", world.trainer)
     start = utcnow() - timedelta(seconds=30)
     services.run_command(live, "start", world.trainer, now=start)
-    services.tick(live, now=start)  # the first inject reaches the operator
+    ticker.tick(live, now=start)  # the first inject reaches the operator
     db.session.commit()
     return live, certificate
 

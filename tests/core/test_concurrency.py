@@ -29,11 +29,13 @@ from academy.core.models import AuditEvent
 from academy.extensions import db
 from academy.institutions import bulk
 from academy.institutions.models import BulkImport
-from academy.institutions.services import ensure_countries
-from academy.learning import quiz, services as learning
+from academy.learning import quiz
+from academy.learning import services as learning
 from academy.learning.models import Certificate, Course, Enrolment, QuizAttempt
 from academy.learning.sync import sync_content
-from academy.tabletop import engine, services as tabletop
+from academy.organisations.services import ensure_countries
+from academy.tabletop import engine
+from academy.tabletop import services as tabletop
 from academy.tabletop.models import Scenario, SessionEvent
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories

@@ -4,14 +4,23 @@ Adding a route without adding its line here fails test_every_route_has_an_expect
 """
 import importlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from academy import create_app
+from academy.extensions import db
 from tests import factories
-from tests.conftest import build_settings
-from tests.route_rows import (ADMIN_200, ANON_ONLY, API_SIGNED_IN, EVERYONE_200, PERSONAS, REDIRECT_ALL,
-                              SIGNED_IN_200, row)
+from tests.conftest import Cast, bind_process_state, restore, rolled_back, sync_fixture_course
+from tests.route_rows import (
+    ADMIN_200,
+    ANON_ONLY,
+    API_SIGNED_IN,
+    EVERYONE_200,
+    PERSONAS,
+    REDIRECT_ALL,
+    SIGNED_IN_200,
+    row,
+)
 
 # (endpoint, method) -> (url builder, expected status per persona)
 EXPECTATIONS = {
@@ -60,8 +69,7 @@ for _path in sorted(Path(__file__).resolve().parents[1].glob("*/routes_*.py")):
 IGNORED_ENDPOINTS = {"static"}
 
 
-def registered_routes():
-    app = create_app(build_settings())
+def registered_routes(app):
     return {
         (rule.endpoint, method)
         for rule in app.url_map.iter_rules() if rule.endpoint not in IGNORED_ENDPOINTS
@@ -69,35 +77,71 @@ def registered_routes():
     }
 
 
-def test_every_route_has_an_expectation():
-    routes = registered_routes()
+def test_every_route_has_an_expectation(app):
+    routes = registered_routes(app)
     missing = sorted(routes - EXPECTATIONS.keys())
     stale = sorted(EXPECTATIONS.keys() - routes)
     assert not missing, f"routes without an expectation in the matrix: {missing}"
     assert not stale, f"expectations for routes that no longer exist: {stale}"
 
 
+@pytest.fixture(scope="module")
+def cast(session_app, tmp_path_factory):
+    """The world, the fixture course and a token of the learner's, made once for the module's tests: what each
+    route and each test adds goes into SAVEPOINTs of this module's transaction, rolled back at their end."""
+    restore(session_app)
+    bind_process_state(session_app)
+    with rolled_back(session_app):
+        with session_app.app_context():
+            world = factories.make_world()
+            course = sync_fixture_course(tmp_path_factory.mktemp("matrix"))
+            token = factories.issue_token(world.learner, "matrix")[0]
+            db.session.commit()
+            made = Cast(**vars(world), course=course)
+            learner_token_id = token.id
+        yield made, learner_token_id
+
+
+def read_world(cast) -> SimpleNamespace:
+    """The module's world in the current database session."""
+    made, learner_token_id = cast
+    world = made.read()
+    world.learner_token_id = learner_token_id
+    return world
+
+
+@pytest.fixture
+def world(app, cast):
+    return read_world(cast)
+
+
+@pytest.fixture(scope="module")
+def route(request, session_app, cast):
+    """A route and its URL. What the URL builder makes (a session to run, a certificate …) is made once for the six
+    callers, in a SAVEPOINT that each of their tests' own SAVEPOINT is rolled back to."""
+    build_url, expected = EXPECTATIONS[request.param]
+    with rolled_back(session_app):
+        with session_app.app_context():
+            url = build_url(read_world(cast))
+            db.session.commit()
+        yield SimpleNamespace(endpoint=request.param[0], method=request.param[1], url=url, expected=expected)
+
+
 @pytest.mark.parametrize("persona", PERSONAS)
-@pytest.mark.parametrize("route", sorted(EXPECTATIONS), ids=lambda r: f"{r[1]} {r[0]}")
-def test_route_answers_as_expected(app, client, auth, world, course, route, persona):
-    endpoint, method = route
-    build_url, expected = EXPECTATIONS[route]
-    world.course = course
-    world.learner_token_id = factories.issue_token(world.learner, "matrix")[0].id
+@pytest.mark.parametrize("route", sorted(EXPECTATIONS), ids=lambda r: f"{r[1]} {r[0]}", indirect=True)
+def test_route_answers_as_expected(app, client, auth, world, route, persona):
+    method, url = route.method, route.url
     headers = {}
     if persona != "anon":
         user = getattr(world, persona)
         auth.as_user(user)
         headers["Authorization"] = f"Bearer {factories.make_token(user)}"
-    from academy.extensions import db
-
     db.session.commit()
-    url = build_url(world)
     if url.startswith("/api/"):
         kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
         response = client.open(url, method=method, headers=headers, **kwargs)
     else:
         response = client.open(url, method=method, data={})
-    assert response.status_code == expected[persona], (
-        f"{method} {url} as {persona}: {response.status_code}, expected {expected[persona]}"
+    assert response.status_code == route.expected[persona], (
+        f"{method} {url} as {persona}: {response.status_code}, expected {route.expected[persona]}"
     )

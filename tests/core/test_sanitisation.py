@@ -1,17 +1,19 @@
 """Markup planted in every field people fill in is shown as text wherever it appears, PDF sources included."""
 import io
+import re
 from html.parser import HTMLParser
 from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 from markupsafe import escape
+from pypdf import PdfReader
 
 from academy.core import audit
 from academy.extensions import db
 from academy.institutions.tokens import issue_institution_token
 from academy.learning.certificates import issue_certificate, revoke
-from academy.tabletop import services
+from academy.tabletop import services, ticker
 from tests import factories
 from tests.tabletop.routes_reports import at, sync_fixture_scenario
 
@@ -107,7 +109,7 @@ def _exercise(world, text):
     services.assign_role(live, learner, "cert", world.trainer)
     services.assign_role(live, guest, "operator", world.trainer)
     services.run_command(live, "start", world.trainer, now=at(0))
-    services.tick(live, now=at(0))
+    ticker.tick(live, now=at(0))
     services.decide(live, learner, "alert-bank-portal", "call-neighbour", text.rationale, now=at(2))
     services.observe(live, text.observation, world.trainer, inject_id="alert-bank-portal", objective="cert-share")
     services.override_score(live, world.trainer, 1, text.override_reason, objective="cert-share")
@@ -117,7 +119,9 @@ def _exercise(world, text):
 
 
 def pages(world, made):
-    """(who, URL) of every page, and ("pdf", who, URL) of every PDF whose source HTML is checked, by name."""
+    """(who, URL) of every page, ("pdf", who, URL) of every PDF whose source HTML is checked, and ("text pdf", who,
+    URL) of the PDF drawn as lines of text (no HTML, so no markup: the planted text must be printed as it is), by
+    name. A PDF made by a job is asked for with a POST (its URL ends in "report.pdf" or "completion")."""
     a, live = world.institution_a.id, getattr(made.live, "id", 0)
     return {
         "account": ("learner", "/account/"),
@@ -140,7 +144,7 @@ def pages(world, made):
         "debrief": ("learner", f"/exercises/sessions/{live}/debrief"),
         "certificate pdf": ("pdf", "learner", f"/certificates/{made.certificate.code}.pdf"),
         "report pdf": ("pdf", "trainer", f"/exercises/sessions/{live}/report.pdf"),
-        "completion pdf": ("pdf", "manager_a", f"/institutions/{a}/reports/completion?format=pdf"),
+        "completion pdf": ("text pdf", "manager_a", f"/institutions/{a}/reports/completion"),
     }
 
 
@@ -186,6 +190,15 @@ def pdf_sources(monkeypatch):
     return sources
 
 
+def fetch(client, url):
+    """A page, or a PDF: one made by a job is posted for, then downloaded from its job's page."""
+    if not url.endswith(("report.pdf", "/reports/completion")):
+        return client.get(url)
+    asked = client.post(url, data={"format": "pdf", "from": "2026-01-01", "to": "2026-12-31"})
+    page = client.get(asked.headers["Location"]).get_data(as_text=True)
+    return client.get(re.search(r'data-testid="job-file" href="([^"]+)"', page).group(1))
+
+
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_planted_markup_is_shown_as_text_everywhere(client, auth, world, course, pdf_sources, case):
     field, payload, where = CASES[case]
@@ -202,8 +215,13 @@ def test_planted_markup_is_shown_as_text_everywhere(client, auth, world, course,
                 session.clear()
         else:
             auth.as_user(getattr(world, who))
-        response = client.get(url)
+        response = fetch(client, url)
         assert response.status_code == 200, f"{name}: {url} answered {response.status_code}"
+        if pdf == ["text pdf"]:
+            text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
+            if "".join(payload.split()) not in "".join(text.split()):  # a long word may wrap anywhere
+                problems.append(f"{name}: the {case} is not printed as it was typed")
+            continue
         html = pdf_sources.pop() if pdf else response.get_data(as_text=True)
         if SHOWN not in html:
             problems.append(f"{name}: the {case} is not on the page (or not escaped as expected)")

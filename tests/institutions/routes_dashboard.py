@@ -18,6 +18,9 @@ ROUTES = {
     # A real download (the CSV): the form alone is covered by the tests of the report.
     ("institutions.completion_report", "GET"): (
         lambda w: f"/institutions/{w.institution_a.id}/reports/completion?format=csv", MANAGERS_OF_A),
+    # The form posted empty: its defaults (the last twelve months, every course, PDF) start a job; its page follows.
+    ("institutions.completion_report", "POST"): (
+        lambda w: f"/institutions/{w.institution_a.id}/reports/completion", row(302, 403, 403, 303, 404, 303)),
 }
 
 

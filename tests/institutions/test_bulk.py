@@ -8,12 +8,12 @@ from sqlalchemy.exc import OperationalError
 
 from academy.accounts.models import Role, Track, User, find_user_by_email
 from academy.config import Config
+from academy.core.jobs import huey
 from academy.core.models import AuditEvent
 from academy.extensions import db
 from academy.institutions import bulk
 from academy.institutions.models import BulkImport
 from academy.learning.models import Course, Enrolment
-from academy.core.jobs import huey
 from tests import factories
 from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 

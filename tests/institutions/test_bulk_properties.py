@@ -11,6 +11,7 @@ from academy.accounts.models import TRACK_LABELS, Role, Track, User, UserRole, n
 from academy.core.text import clean_line
 from academy.extensions import db
 from academy.institutions import bulk
+from academy.institutions import enrolment_import as importing
 from academy.institutions.models import BulkImport
 from academy.learning.models import Course, Enrolment
 
@@ -160,8 +161,8 @@ def test_valid_rows_import_exactly_those_people(app, world, course, second_cours
         check = bulk.check_rows(world.institution_a, rows)
         assert [(row.kind, row.problems) for row in check.rows] == [(bulk.NEW, [])] * len(listed)
         stored = bulk.store_upload(world.institution_a, world.manager_a, "staff.csv", rows)
-        assert bulk.claim(stored)
-        invitations = bulk.run_import(stored, world.institution_a, world.manager_a, check.fingerprint)
+        assert importing.claim(stored)
+        invitations = importing.run_import(stored, world.institution_a, world.manager_a, check.fingerprint)
         assert [invitation.email for invitation in invitations] == [normalise_email(p["email"]) for p in listed]
         for person in listed:
             user = db.session.scalar(db.select(User).where(User.email == normalise_email(person["email"])))

@@ -7,7 +7,7 @@ import pytest
 from academy.extensions import db
 from tests import factories
 from tests.institutions.routes_dashboard import PERIOD, crafted
-from tests.institutions.test_reports import dashboard_url, dashboard_summary
+from tests.institutions.test_reports import dashboard_summary, dashboard_url
 
 
 @pytest.fixture

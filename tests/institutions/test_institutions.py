@@ -2,8 +2,8 @@ import pytest
 
 from academy.accounts.models import Role
 from academy.extensions import db
-from academy.institutions.models import Institution
 from academy.institutions.permissions import can_view_staff
+from academy.organisations.models import Institution
 from tests import factories
 from tests.conftest import ANY_HOST_BEHIND_A_PROXY, EVIL_HOST, keep_signed_in_on
 

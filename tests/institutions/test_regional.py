@@ -9,10 +9,10 @@ from sqlalchemy import event
 from academy.accounts.models import Role
 from academy.extensions import db
 from academy.institutions import baseline
-from academy.institutions.models import Sector
 from academy.institutions.regional import regional_picture
-from academy.institutions.services import KOSOVO_FOOTNOTE
 from academy.learning.models import Certificate
+from academy.organisations.models import Sector
+from academy.organisations.services import KOSOVO_FOOTNOTE
 from tests import factories
 from tests.institutions.routes_regional import enrol, exercise
 from tests.report_source import REPORT

@@ -10,14 +10,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Integer, String
 
+from academy.core.content.sections import SECTIONS
 from academy.extensions import db
 from academy.learning import models, schemas
 from academy.learning.content import load_content
-from academy.learning.sections import SECTIONS
 from academy.learning.sync import sync_content
 from tests.content_fixture import COURSE, COURSE_YML, FIRST_LESSON, QUIZ_YML, SECOND_LESSON, TRACKS_YML
-from tests.yaml_mutations import (ERROR_LINE, UNSTORABLE, assert_clear, broken_data, dump, garbled, replaced,
-                                  stretched)
+from tests.yaml_mutations import ERROR_LINE, UNSTORABLE, assert_clear, broken_data, dump, garbled, replaced, stretched
 
 SLUGS = st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,6}){0,2}", fullmatch=True)
 SECTION_LISTS = st.lists(st.sampled_from(sorted(SECTIONS)), min_size=1, max_size=3, unique=True)

@@ -3,9 +3,10 @@ import shutil
 
 import pytest
 
+from academy.core.content.files import ContentInvalid
 from academy.extensions import db
 from academy.learning.models import ContentRelease, Course, Lesson, Module, Question, Track
-from academy.learning.sync import ContentInvalid, sync_content
+from academy.learning.sync import sync_content
 
 LESSON = "intro-course/lessons/second-lesson.md"
 FIRST_LESSON = "intro-course/lessons/first-lesson.md"

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from academy.core.content.sections import SECTIONS
 from academy.learning.content import load_content
-from academy.learning.sections import SECTIONS
 from tests.report_source import COPY_RUN, REPORT, kept_runs, run_key, runs_of, words
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,8 +2,8 @@
 import pytest
 from markupsafe import escape
 
+from academy.core.content.markdown import render_lesson
 from academy.learning.content import load_content
-from academy.learning.rendering import render_lesson
 from academy.learning.tree import question_payload, stable_id
 
 LESSONS = {"second-lesson": "intro-course", "budapest-convention": "legal-environment"}

@@ -35,9 +35,9 @@ def check(runner, content_args):
 def scenario(app, tmp_path):
     """The fixture course and scenario, synced: returns the Scenario row."""
     from academy.extensions import db
+    from academy.learning.sync import sync_content
     from academy.tabletop.models import Scenario
     from academy.tabletop.scenario_sync import sync_scenarios
-    from academy.learning.sync import sync_content
 
     root = tmp_path / "live"
     courses = ContentFolder(root)

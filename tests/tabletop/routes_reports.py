@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from academy.extensions import db
-from academy.tabletop import services
+from academy.tabletop import services, ticker
 from academy.tabletop.models import Scenario
 from tests import factories
 from tests.route_rows import API_SIGNED_IN, row
@@ -36,10 +36,10 @@ def play(session, trainer, diplomat, cert, operator) -> None:
     """25 exercise minutes with a pause: three decisions (one slow), an unanswered inject, an ad-hoc inject,
     an observation and a score override. Participants are Participant rows with their roles assigned."""
     services.run_command(session, "start", trainer, now=at(0))
-    services.tick(session, now=at(0))
+    ticker.tick(session, now=at(0))
     services.decide(session, cert, "alert-bank-portal", "call-neighbour", "Agreed line with the neighbour",
                     now=at(2))
-    services.tick(session, now=at(9))
+    ticker.tick(session, now=at(9))
     services.decide(session, diplomat, "embassy-note", "consult", "Consult before anything public", now=at(10))
     services.decide(session, operator, "bank-call", "shut-down", "Protect the customer data first", now=at(20))
     services.observe(session, "The CERT used the agreed line at once.", trainer, inject_id="alert-bank-portal",
@@ -48,7 +48,7 @@ def play(session, trainer, diplomat, cert, operator) -> None:
                             objective="cert-share").at = at(20)
     services.run_command(session, "pause", trainer, now=at(21))
     services.run_command(session, "resume", trainer, now=at(31))
-    services.tick(session, now=at(31))  # exercise minute 21: the follow-up, the news and the operator's log
+    ticker.tick(session, now=at(31))  # exercise minute 21: the follow-up, the news and the operator's log
     services.release_adhoc(session, "Press office call", "A journalist asks the ministry for a comment.",
                            {"participant": diplomat.id}, trainer, now=at(32))
     services.run_command(session, "end", trainer, now=at(35))
@@ -83,7 +83,8 @@ REPORT_READERS_API = row(401, 403, 200, 200, 404, 200)
 
 ROUTES = {
     ("tabletop.report", "GET"): (_url("report"), REPORT_READERS),
-    ("tabletop.report_pdf", "GET"): (_url("report.pdf"), REPORT_READERS),
+    # Asked for with a POST: the job worker makes the PDF, and readers go to the job's page (303).
+    ("tabletop.report_pdf", "POST"): (_url("report.pdf"), row(302, 403, 303, 303, 404, 303)),
     ("tabletop.report_json", "GET"): (_url("report.json"), REPORT_READERS),
     # Only the learner played: everyone else signed in gets 404; anonymous callers are asked to sign in.
     ("tabletop.debrief", "GET"): (_url("debrief"), row(302, 200, 404, 404, 404, 404)),

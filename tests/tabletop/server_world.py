@@ -2,8 +2,8 @@
 and a trainer, and the signed cookies a browser would hold."""
 from academy.accounts.models import Role
 from academy.extensions import db
-from academy.institutions.services import ensure_countries
 from academy.learning.sync import sync_content
+from academy.organisations.services import ensure_countries
 from academy.tabletop.models import Scenario
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories

@@ -7,7 +7,7 @@ import pytest
 from academy.accounts.models import Role
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.tabletop import board, console_views, engine, services
+from academy.tabletop import board, console_views, engine, services, ticker
 from academy.tabletop.models import LiveSession, SessionEvent
 from academy.tabletop.scenario_sync import sync_scenarios
 from academy.tabletop.scoring import objective_scores
@@ -27,8 +27,9 @@ def trainer(auth, world):
 
 @pytest.fixture
 def running(client, trainer, live):
-    """The live session started through the console (the offset-0 inject goes out at once)."""
+    """The live session started through the console; the ticker, woken by the start, sends the offset-0 inject."""
     assert client.post(url(live, "command"), data={"command": "start"}).status_code == 302
+    assert ticker.release_due() == 1
     return live
 
 
@@ -225,10 +226,12 @@ def test_actions_answer_json_when_asked(client, trainer, live):
     assert invalid.status_code == 422 and "reason" in invalid.json["errors"]
 
 
-def test_the_console_releases_due_injects_without_a_stream(client, trainer, live, world):
+def test_the_console_shows_what_the_ticker_released_and_releases_nothing_itself(client, trainer, live, world):
     services.run_command(live.session, "start", world.trainer, now=utcnow() - timedelta(minutes=9))
     db.session.commit()
     client.get(url(live))
+    assert not state(live).releases  # no request releases scheduled injects: the ticker is the one place
+    ticker.release_due()
     assert {"alert-bank-portal", "bank-call", "embassy-note"} <= set(state(live).releases)
     assert "press-question" not in state(live).releases
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from academy.extensions import db
-from academy.tabletop import engine, services
+from academy.tabletop import engine, services, ticker
 from academy.tabletop.models import SessionEvent
 from academy.tabletop.scoring import objective_scores, role_scores, weak_modules
 
@@ -38,20 +38,20 @@ def test_clock_is_pause_aware(live, world):
 
 def test_scheduled_injects_release_by_themselves_in_exercise_time(live, world):
     start(live, world.trainer)
-    assert [r.payload["inject_id"] for r in services.tick(live.session, now=at(0))] == ["alert-bank-portal"]
-    services.tick(live.session, now=at(9))
+    assert [r.payload["inject_id"] for r in ticker.tick(live.session, now=at(0))] == ["alert-bank-portal"]
+    ticker.tick(live.session, now=at(9))
     assert released(live) == ["alert-bank-portal", "bank-call", "embassy-note"]
     services.run_command(live.session, "pause", world.trainer, now=at(9))
-    assert services.tick(live.session, now=at(60)) == []  # paused: the clock stands still
+    assert ticker.tick(live.session, now=at(60)) == []  # paused: the clock stands still
     services.run_command(live.session, "resume", world.trainer, now=at(60))
-    services.tick(live.session, now=at(66))  # 15 exercise minutes
+    ticker.tick(live.session, now=at(66))  # 15 exercise minutes
     assert "news-report" in released(live) and "neighbour-confirms" not in released(live)
 
 
 def test_ticking_twice_or_concurrently_releases_once(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(5))
-    services.tick(live.session, now=at(5))
+    ticker.tick(live.session, now=at(5))
+    ticker.tick(live.session, now=at(5))
     db.session.commit()
     kinds = db.session.scalars(db.select(SessionEvent.kind).where(SessionEvent.kind == engine.RELEASED)).all()
     assert len(kinds) == 2
@@ -59,7 +59,7 @@ def test_ticking_twice_or_concurrently_releases_once(live, world):
 
 def test_one_person_injects_wait_for_the_trainer_to_pick_someone(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(45))
+    ticker.tick(live.session, now=at(45))
     assert "press-question" not in released(live)
     with pytest.raises(engine.EngineError):
         services.release(live.session, "press-question", "early", world.trainer, now=at(45))
@@ -71,12 +71,12 @@ def test_one_person_injects_wait_for_the_trainer_to_pick_someone(live, world):
 
 def test_follow_up_is_released_only_when_a_decision_unlocks_it(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(1))
-    services.tick(live.session, now=at(12))
+    ticker.tick(live.session, now=at(1))
+    ticker.tick(live.session, now=at(12))
     assert "neighbour-confirms" not in released(live)
     services.decide(live.session, live.cert.participant, "alert-bank-portal", "call-neighbour",
                     "The neighbour sees the same botnet", now=at(12))
-    services.tick(live.session, now=at(12))
+    ticker.tick(live.session, now=at(12))
     assert "neighbour-confirms" in released(live)
 
 
@@ -92,8 +92,8 @@ def test_trainer_can_release_next_or_fire_early(live, world):
 
 def test_decisions_are_checked_and_count_once(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(5))
-    services.tick(live.session, now=at(8))
+    ticker.tick(live.session, now=at(5))
+    ticker.tick(live.session, now=at(8))
     with pytest.raises(engine.EngineError, match="not in your feed"):
         services.decide(live.session, live.diplomat.participant, "bank-call", "scrub", "why", now=at(8))
     with pytest.raises(engine.EngineError, match="Choose one of the options"):
@@ -114,7 +114,7 @@ def test_non_participant_and_ended_session_are_refused(live, world, app):
     from tests import factories
 
     start(live, world.trainer)
-    services.tick(live.session, now=at(0))
+    ticker.tick(live.session, now=at(0))
     outsider = services.join(live.session, user=factories.make_user("late@a.org"))
     with pytest.raises(engine.EngineError):
         services.decide(live.session, outsider, "alert-bank-portal", "wait", "no role", now=at(1))
@@ -125,7 +125,7 @@ def test_non_participant_and_ended_session_are_refused(live, world, app):
 
 def test_private_injects_are_never_visible_to_other_roles(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(60))
+    ticker.tick(live.session, now=at(60))
     db.session.commit()
     diplomat_feed = {e.payload.get("inject_id") for e in services.visible_events(live.session, live.diplomat.participant)
                      if e.kind == engine.RELEASED}
@@ -146,7 +146,7 @@ def test_clock_commands_refused_in_the_wrong_state(live, world):
 
 def test_restart_loses_nothing_state_is_rebuilt_from_the_log(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(8))
+    ticker.tick(live.session, now=at(8))
     services.decide(live.session, live.operator.participant, "bank-call", "scrub", "Keep serving", now=at(8))
     db.session.commit()
     before = services.state_of(live.session)
@@ -160,7 +160,7 @@ def test_restart_loses_nothing_state_is_rebuilt_from_the_log(live, world):
 
 def test_scores_per_objective_and_role_and_weak_modules(live, world):
     start(live, world.trainer)
-    services.tick(live.session, now=at(9))
+    ticker.tick(live.session, now=at(9))
     services.decide(live.session, live.cert.participant, "alert-bank-portal", "call-neighbour", "share", now=at(9))
     services.decide(live.session, live.diplomat.participant, "embassy-note", "blame", "angry", now=at(9))
     services.override_score(live.session, world.trainer, 1, "Good call on the phone", objective="cert-share")

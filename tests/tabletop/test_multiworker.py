@@ -415,8 +415,8 @@ def test_the_postgres_listener_reconnects_after_its_connection_is_killed_and_cat
     from academy.extensions import db
     from academy.tabletop import services
     from academy.tabletop.broker import Broker, broker
-    from academy.tabletop.models import LiveSession
     from academy.tabletop.hub import hubs
+    from academy.tabletop.models import LiveSession
     from tests.conftest import build_settings
 
     channel = _pg_channel()

@@ -6,7 +6,7 @@ from markupsafe import Markup
 
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.tabletop import engine, services
+from academy.tabletop import engine, services, ticker
 from academy.tabletop.models import Participant, SessionEvent
 from academy.tabletop.participant_views import email_parts, exercise_markdown, exercise_text
 from tests import factories
@@ -32,7 +32,7 @@ def release(live, trainer, *inject_ids, participant_id=None):
 def release_everything(live, trainer):
     """Every scheduled inject, and the one-person inject to the operator."""
     start(live, trainer)
-    services.tick(live.session, now=utcnow() + timedelta(hours=2))
+    ticker.tick(live.session, now=utcnow() + timedelta(hours=2))
     release(live, trainer, "press-question", participant_id=live.operator.participant.id)
 
 

@@ -371,11 +371,12 @@ def test_a_broken_course_file_is_not_echoed_as_unknown_modules(courses, exercise
                      "1 error(s); nothing was written."]
 
 
-def test_missing_scenario_folder_is_an_error(app, runner, tmp_path):
+def test_missing_scenario_folder_is_an_error_that_names_the_setting(app, runner, tmp_path):
     app.config["EXERCISES_DIR"] = tmp_path / "no-exercises"
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 1
-    assert "no-exercises:1: the scenario folder does not exist" in result.output.splitlines()
+    assert f"Error: EXERCISES_DIR is {tmp_path / 'no-exercises'}, which is not a folder: set EXERCISES_DIR, or " \
+           "CONTENT_DIR to the folder holding courses/ and exercises/, or pass --exercises." in result.output
 
 
 def test_check_writes_nothing(app, runner, content_args):

@@ -7,15 +7,26 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from academy.core.content.sections import SECTIONS
 from academy.extensions import db
 from academy.learning import models as learning_models
-from academy.learning.sections import SECTIONS
-from academy.tabletop import models, scenario_schemas
-from academy.tabletop.scenario_files import load_scenarios, reaches
+from academy.tabletop import models
+from academy.tabletop import scenario as shape
+from academy.tabletop.scenario import reaches
+from academy.tabletop.scenario_files import load_scenarios
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests.content_fixture import ContentFolder
-from tests.yaml_mutations import (ERROR_LINE, UNSTORABLE, assert_clear, broken_data, dump, garbled, replaced,
-                                  stretched, walk)
+from tests.yaml_mutations import (
+    ERROR_LINE,
+    UNSTORABLE,
+    assert_clear,
+    broken_data,
+    dump,
+    garbled,
+    replaced,
+    stretched,
+    walk,
+)
 
 MODULES = ("first-module",)  # the module of the fixture course that scenarios may name
 SLUGS = st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,6}){0,2}", fullmatch=True)
@@ -24,12 +35,7 @@ SECTION_LISTS = st.lists(st.sampled_from(sorted(SECTIONS)), min_size=1, max_size
 ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="§\x00"), min_size=1, max_size=16)
 TEXT = st.one_of(ANY_TEXT, st.tuples(ANY_TEXT, st.sampled_from(sorted(SECTIONS))).map(" ".join)).filter(str.strip)
 OPTIONAL = frozenset({"artefacts", "decision", "follow_up", "options", "unlocks"})
-KNOWN = frozenset(name for schema in (scenario_schemas.ScenarioSchema, scenario_schemas.RoleSchema,
-                                      scenario_schemas.ObjectiveSchema, scenario_schemas.InjectSchema,
-                                      scenario_schemas.ArtefactSchema, scenario_schemas.DecisionSchema,
-                                      scenario_schemas.OptionSchema, scenario_schemas.FacilitatorSchema,
-                                      scenario_schemas.DebriefSchema)
-                  for name in schema().fields)
+KNOWN = frozenset(name for part in shape.PARTS for name in shape.schema_of(part)().fields)
 # Examples share the test's app and database on purpose: each leaves them as it found them.
 SHARED_APP = settings(suppress_health_check=[*settings.default.suppress_health_check,
                                              HealthCheck.function_scoped_fixture])
@@ -59,12 +65,12 @@ def options(draw, objectives: list[str], words) -> list[dict]:
 @st.composite
 def injects(draw, inject_id: str, offset: int, roles: list[str], objectives: list[str], choices: bool,
             words) -> dict:
-    audience = draw(st.one_of(st.sampled_from(scenario_schemas.AUDIENCE_WORDS),
+    audience = draw(st.one_of(st.sampled_from(shape.AUDIENCE_WORDS),
                               st.lists(st.sampled_from(roles), min_size=1, unique=True)))
-    inject = {"id": inject_id, "offset": offset, "phase": draw(st.sampled_from(scenario_schemas.PHASES)),
+    inject = {"id": inject_id, "offset": offset, "phase": draw(st.sampled_from(shape.PHASES)),
               "title": draw(words), "audience": audience, "body": draw(words)}
     artefacts = draw(st.lists(st.fixed_dictionaries({
-        "kind": st.sampled_from(scenario_schemas.ARTEFACT_KINDS), "title": words, "source": words, "body": words}),
+        "kind": st.sampled_from(shape.ARTEFACT_KINDS), "title": words, "source": words, "body": words}),
         max_size=2))
     maybe(draw, inject, "artefacts", artefacts, [])
     if choices or draw(st.booleans()):
@@ -82,11 +88,11 @@ def _options_of(inject: dict) -> list[dict]:
 
 
 def _cover_core_roles(found: list[dict], duration: int, ids) -> None:
-    """Add injects until each core role sees 4 and decides 3 (scenario_schemas.MIN_INJECTS_SEEN, MIN_DECISIONS)."""
-    for role in scenario_schemas.CORE_ROLES:
+    """Add injects until each core role sees 4 and decides 3 (shape.MIN_INJECTS_SEEN, MIN_DECISIONS)."""
+    for role in shape.CORE_ROLES:
         seen = [inject for inject in found if reaches(inject["audience"], role)]
         decisions = sum(1 for inject in seen if inject.get("decision"))
-        for _ in range(max(scenario_schemas.MIN_INJECTS_SEEN - len(seen), scenario_schemas.MIN_DECISIONS - decisions)):
+        for _ in range(max(shape.MIN_INJECTS_SEEN - len(seen), shape.MIN_DECISIONS - decisions)):
             found.append({"id": next(ids), "offset": duration, "phase": "recovery", "title": "Wrap up",
                           "audience": [role], "body": "What now?", "decision": {"prompt": "What do you do?"},
                           "facilitator": {"notes": "Listen.", "expected_actions": ["Decide"], "sections": ["§1"]}})
@@ -98,10 +104,10 @@ def scenarios(draw) -> dict:
     slug, duration = draw(SLUGS), draw(st.integers(60, 120))
     # Texts drawn from a few arbitrary ones: as varied, and much faster to generate than one for every field.
     words = st.sampled_from(draw(st.lists(TEXT, min_size=1, max_size=8)))
-    others = draw(st.lists(st.sampled_from([code for code in scenario_schemas.ROLE_CODES
-                                            if code not in scenario_schemas.CORE_ROLES]), unique=True))
-    roles = draw(st.permutations([*scenario_schemas.CORE_ROLES, *others]))
-    count = draw(st.integers(scenario_schemas.MIN_INJECTS, scenario_schemas.MIN_INJECTS + 3))
+    others = draw(st.lists(st.sampled_from([code for code in shape.ROLE_CODES
+                                            if code not in shape.CORE_ROLES]), unique=True))
+    roles = draw(st.permutations([*shape.CORE_ROLES, *others]))
+    count = draw(st.integers(shape.MIN_INJECTS, shape.MIN_INJECTS + 3))
     names = draw(st.lists(SLUGS, min_size=count + 15, max_size=count + 15, unique=True))
     objectives = [{"code": code, "role": draw(st.sampled_from(roles)), "title": draw(words),
                    "criteria": draw(st.lists(words, min_size=1, max_size=2)),
@@ -209,14 +215,14 @@ def broken_rules(draw, written: dict) -> dict:
         first, second = draw(st.lists(st.sampled_from(range(len(injects))), min_size=2, max_size=2, unique=True))
         injects[second]["id"] = injects[first]["id"]
     elif rule == "core-role":
-        core = draw(st.sampled_from(scenario_schemas.CORE_ROLES))
+        core = draw(st.sampled_from(shape.CORE_ROLES))
         data["roles"] = [role for role in data["roles"] if role["code"] != core]
     elif rule == "stray-follow-up":
         unlocked = {target for i in injects for option in _options_of(i) for target in option.get("unlocks", [])}
         candidates = [i for i in injects if i["id"] not in unlocked]
         draw(st.sampled_from(candidates))["follow_up"] = True
     elif rule == "too-few":
-        data["injects"] = injects[:draw(st.integers(0, scenario_schemas.MIN_INJECTS - 1))]
+        data["injects"] = injects[:draw(st.integers(0, shape.MIN_INJECTS - 1))]
     elif rule == "module":
         objective = draw(st.sampled_from(data["objectives"]))
         objective["modules"] = [*objective["modules"], draw(SLUGS.filter(lambda s: s not in MODULES))]

@@ -3,11 +3,12 @@ import copy
 
 import pytest
 
+from academy.core.content.files import ContentInvalid
 from academy.extensions import db
 from academy.learning.models import Lesson
-from academy.learning.sync import ContentInvalid
 from academy.tabletop.models import Scenario, ScenarioVersion
-from academy.tabletop.scenario_files import Scenario as ScenarioData, load_scenarios
+from academy.tabletop.scenario import Scenario as ScenarioData
+from academy.tabletop.scenario_files import load_scenarios
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests.tabletop.scenario_fixture import SCENARIO
 

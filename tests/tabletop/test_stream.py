@@ -1,4 +1,7 @@
-"""The live stream: who receives what, catch-up from the last event id, live events, and the ticker."""
+"""The live stream: who receives what, catch-up from the last event id, and live events."""
+
+import gc
+import inspect
 import json
 import re
 from datetime import datetime, timedelta
@@ -6,11 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from academy.extensions import db
-from academy.tabletop import engine, services
+from academy.tabletop import engine, services, ticker
+from academy.tabletop import stream as stream_module
 from academy.tabletop.broker import broker
-from academy.tabletop.stream import ensure_ticker, slots, tick_running_sessions
-from tests.tabletop.another_process import commit_unannounced
+from academy.tabletop.stream import slots
 from tests import factories
+from tests.tabletop.another_process import commit_unannounced
 
 T0 = datetime(2026, 11, 27, 9, 0, 0)
 
@@ -33,8 +37,9 @@ def parse(chunks) -> list[dict]:
     """The events of a stream's text: id, kind and decoded data of each (comments and retry skipped)."""
     events = []
     for block in "".join(chunks).split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":")
-                      and ": " in line)
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":") and ": " in line
+        )
         if "event" in fields:
             events.append({"id": int(fields["id"]), "kind": fields["event"], "data": json.loads(fields["data"])})
     return events
@@ -69,7 +74,7 @@ def released_ids(events) -> set[str]:
 def run(live, trainer, minutes=60):
     """Start on the frozen clock and release everything scheduled up to `minutes`."""
     services.run_command(live.session, "start", trainer, now=T0)
-    services.tick(live.session, now=at(minutes))
+    ticker.tick(live.session, now=at(minutes))
     db.session.commit()
 
 
@@ -83,16 +88,24 @@ def test_stream_is_server_sent_events_that_proxies_do_not_buffer(client, auth, l
 
 def test_participant_catch_up_holds_exactly_what_their_role_may_see(client, auth, live, world):
     run(live, world.trainer)
-    services.release(live.session, "press-question", "early", world.trainer,
-                     participant_id=live.operator.participant.id, now=at(60))
+    services.release(
+        live.session, "press-question", "early", world.trainer, participant_id=live.operator.participant.id, now=at(60)
+    )
     services.observe(live.session, "The diplomat hesitates", world.trainer, objective="dip-consult")
     db.session.commit()
     auth.as_user(live.diplomat.user)
     events = catch_up(client, live)
     expected = [row.seq for row in services.visible_events(live.session, live.diplomat.participant)]
     assert [e["id"] for e in events] == expected
-    assert released_ids(events) == {"embassy-note", "news-report", "diplomat-call", "joint-meeting",
-                                    "recovery-plan", "minister-briefing", "wrap-up"}
+    assert released_ids(events) == {
+        "embassy-note",
+        "news-report",
+        "diplomat-call",
+        "joint-meeting",
+        "recovery-plan",
+        "minister-briefing",
+        "wrap-up",
+    }
     assert not {engine.JOINED, engine.OBSERVED} & {e["kind"] for e in events}
     assert all(e["data"]["audience"].get("trainer") is not True for e in events)
     release = next(e for e in events if e["kind"] == engine.RELEASED)
@@ -117,8 +130,7 @@ def test_decisions_reach_the_role_that_took_them_and_no_other(client, auth, live
     run(live, world.trainer, minutes=1)
     team_mate = factories.make_user("cert2@a.org")
     services.assign_role(live.session, services.join(live.session, user=team_mate), "cert", world.trainer)
-    services.decide(live.session, live.cert.participant, "alert-bank-portal", "call-neighbour", "Share now",
-                    now=at(2))
+    services.decide(live.session, live.cert.participant, "alert-bank-portal", "call-neighbour", "Share now", now=at(2))
     db.session.commit()
     auth.as_user(team_mate)
     decided = [e for e in catch_up(client, live) if e["kind"] == engine.DECIDED]
@@ -167,9 +179,20 @@ def test_events_committed_by_another_process_arrive_with_the_keepalive(client, a
     auth.as_user(live.diplomat.user)
     response = client.get(stream_url(live), buffered=False)
     # Written without the broker, as another process's commit would be: this process hears nothing of it.
-    commit_unannounced(live.session.id, engine.RELEASED, at=at(2), dedupe_key="other", audience={"roles": ["diplomat"]},
-                       payload={"inject_id": "embassy-note", "how": "early", "title": "Note",
-                                "audience": {"roles": ["diplomat"]}, "elapsed_seconds": 120})
+    commit_unannounced(
+        live.session.id,
+        engine.RELEASED,
+        at=at(2),
+        dedupe_key="other",
+        audience={"roles": ["diplomat"]},
+        payload={
+            "inject_id": "embassy-note",
+            "how": "early",
+            "title": "Note",
+            "audience": {"roles": ["diplomat"]},
+            "elapsed_seconds": 120,
+        },
+    )
     assert "embassy-note" in released_ids(read_live(response, keepalives=2))
 
 
@@ -194,33 +217,6 @@ def test_once_is_ignored_outside_tests(app, client, auth, live):
     finally:
         app.testing = True
     assert chunks[-1].startswith(b": keepalive") and broker.subscriber_count(live.session.id) == 0
-
-
-def test_ticker_releases_due_injects_of_running_sessions_only(live, world, scenario):
-    services.run_command(live.session, "start", world.trainer, now=T0)
-    lobby = services.create_session(world.trainer, scenario, "Not started", allow_guests=False)
-    db.session.commit()
-    assert tick_running_sessions(now=at(9)) == 3
-    assert tick_running_sessions(now=at(9)) == 0  # released once, however often it ticks
-    assert list(services.state_of(live.session).releases) == ["alert-bank-portal", "bank-call", "embassy-note"]
-    assert services.state_of(lobby).releases == {}
-
-
-def test_ticker_starts_once_per_app_and_only_when_configured(app, client, auth, live):
-    auth.as_user(live.diplomat.user)
-    client.get(stream_url(live, once=1))
-    assert "tabletop_ticker" not in app.extensions  # the tests' configuration keeps it off
-    app.config["TABLETOP_TICKER"] = True
-    try:
-        ensure_ticker(app)
-        ticker = app.extensions["tabletop_ticker"]
-        ensure_ticker(app)
-        assert app.extensions["tabletop_ticker"] is ticker and ticker.thread.is_alive() and ticker.thread.daemon
-    finally:
-        ticker.stop.set()
-        ticker.thread.join(timeout=5)
-        app.config["TABLETOP_TICKER"] = False
-    assert not ticker.thread.is_alive()
 
 
 def open_stream(client, live, address="198.51.100.7"):
@@ -251,8 +247,9 @@ def test_an_address_over_the_stream_limit_is_refused_and_others_are_not(app, cli
     auth.as_user(live.operator.user)
     refused = open_stream(client, live)
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "30"
-    answer = client.get(stream_url(live), headers={"Accept": "application/json"},
-                        environ_base={"REMOTE_ADDR": "198.51.100.7"}).get_json()
+    answer = client.get(
+        stream_url(live), headers={"Accept": "application/json"}, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    ).get_json()
     assert answer["code"] == 429 and "Too many live views" in answer["message"]
     assert broker.subscriber_count(live.session.id) == 2  # the refused stream holds nothing
     held.append(open_stream(client, live, address="203.0.113.9"))  # the same person elsewhere
@@ -299,11 +296,17 @@ def test_a_released_inject_comes_with_its_card_rendered_once_for_every_participa
     db.session.commit()
     cards = []
     for response in streams:
-        event = next(e for e in read_live(response) if e["kind"] == engine.RELEASED
-                     and e["data"]["payload"]["inject_id"] == "joint-meeting")
+        event = next(
+            e
+            for e in read_live(response)
+            if e["kind"] == engine.RELEASED and e["data"]["payload"]["inject_id"] == "joint-meeting"
+        )
         cards.append(event["data"]["card_html"])
-    trainer_event = next(e for e in read_live(trainer_stream) if e["kind"] == engine.RELEASED
-                         and e["data"]["payload"]["inject_id"] == "joint-meeting")
+    trainer_event = next(
+        e
+        for e in read_live(trainer_stream)
+        if e["kind"] == engine.RELEASED and e["data"]["payload"]["inject_id"] == "joint-meeting"
+    )
     assert cards[0] == cards[1]  # one rendering, the same bytes for everyone it reaches
     assert 'id="inject-joint-meeting"' in cards[0] and 'name="csrf_token" value="__csrf__"' in cards[0]
     assert 'class="decision-form"' in cards[0] and "card_html" not in trainer_event["data"]
@@ -311,3 +314,36 @@ def test_a_released_inject_comes_with_its_card_rendered_once_for_every_participa
     fetched = client.get(f"/exercises/play/{live.session.id}/injects/joint-meeting?view=participant")
     token = re.search(r'name="csrf_token" value="([^"]+)"', fetched.get_data(as_text=True)).group(1)
     assert cards[0].replace("__csrf__", token) == fetched.get_data(as_text=True)
+
+
+def held_by(generator) -> list:
+    """What an open stream's generator holds: its variables, and what the functions among them close over."""
+    held, seen, todo = [], set(), list(generator.gi_frame.f_locals.values())
+    while todo:
+        value = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        held.append(value)
+        if inspect.isfunction(value):
+            todo.extend(cell.cell_contents for cell in value.__closure__ or ())
+        elif isinstance(value, (list, tuple, set)):
+            todo.extend(value)
+    return held
+
+
+def test_an_open_stream_keeps_none_of_the_requests_database_objects(client, auth, live):
+    # Hundreds of streams stay open for hours: a session object kept by each kept its scenario's whole definition.
+    auth.as_user(live.diplomat.user)
+    response = open_stream(client, live)
+    assert next(iter(response.response)).startswith(b"retry:")
+    gc.collect()
+    streams = [
+        o
+        for o in gc.get_objects()
+        if inspect.isgenerator(o) and o.gi_code is stream_module._events.__code__ and o.gi_frame is not None
+    ]
+    held = [value for generator in streams for value in held_by(generator)]
+    response.close()
+    assert streams and any(callable(value) for value in held)  # the walk reached the stream's own callbacks
+    assert [value for value in held if hasattr(value, "_sa_instance_state")] == []

@@ -19,13 +19,7 @@
   var inFlight = false;
   var again = false;
 
-  function formatClock(total) {
-    var seconds = total % 60;
-    var minutes = Math.floor(total / 60) % 60;
-    var hours = Math.floor(total / 3600);
-    var two = function (n) { return (n < 10 ? "0" : "") + n; };
-    return hours ? hours + ":" + two(minutes) + ":" + two(seconds) : two(minutes) + ":" + two(seconds);
-  }
+  var formatClock = window.AcademyLive.formatClock;
 
   function startClock() {
     window.clearInterval(clockTimer);
@@ -70,26 +64,35 @@
   }
 
   // A choice the trainer made but has not sent yet (a role picked, a box ticked) survives the refresh.
-  function keepChoices(current, fresh) {
-    current.querySelectorAll("select[id], input[id], textarea[id]").forEach(function (field) {
-      var twin = fresh.querySelector("#" + CSS.escape(field.id));
-      if (!twin || field.type === "hidden") {
-        return;
-      }
-      if (field.tagName === "SELECT") {
-        var changed = Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
-        if (changed && Array.prototype.some.call(twin.options, function (o) { return o.value === field.value; })) {
-          twin.value = field.value;
-        }
-      } else if (field.type === "checkbox" || field.type === "radio") {
-        if (field.checked !== field.defaultChecked) {
-          twin.checked = field.checked;
-        }
-      } else if (field.value !== field.defaultValue) {
-        twin.value = field.value;
-      }
-    });
+  function unsent(field) {
+    if (field.tagName === "SELECT") {
+      return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
+    }
+    if (field.type === "checkbox" || field.type === "radio") {
+      return field.checked !== field.defaultChecked;
+    }
+    return field.type !== "hidden" && field.value !== field.defaultValue;
   }
+
+  // Regions are morphed into the fresh ones (idiomorph, vendored): nodes that stay keep the keyboard focus (Pause
+  // becomes Resume in the same button), unsent choices keep their values, and an opened <details> stays open. A
+  // region with a field in use is not refreshed until the field is left (busy).
+  var MORPH = {
+    callbacks: {
+      beforeAttributeUpdated: function (name, element, action) {
+        if (name === "open" && element.tagName === "DETAILS") {
+          return action !== "remove";
+        }
+        if ((name === "value" || name === "checked") && /^(INPUT|TEXTAREA)$/.test(element.tagName)) {
+          return !unsent(element);
+        }
+        if (name === "selected" && element.tagName === "OPTION") {
+          return !(element.parentElement && unsent(element.closest("select")));
+        }
+        return true;
+      }
+    }
+  };
 
   function swap(html) {
     var fresh = new DOMParser().parseFromString(html, "text/html");
@@ -104,45 +107,12 @@
         current.addEventListener("focusout", function () { scheduleRefresh(300); }, { once: true });
         return;
       }
-      var open = Array.prototype.map.call(current.querySelectorAll("details[open][id]"), function (d) {
-        return d.id;
-      });
-      var node = document.adoptNode(region);
-      keepChoices(current, node);
-      var focused = current.contains(document.activeElement) ? document.activeElement : null;
-      current.replaceWith(node);
-      if (focused) {
-        keepFocus(focused, node);
-      }
-      open.forEach(function (id) {
-        var details = document.getElementById(id);
-        if (details) {
-          details.open = true;
-        }
-      });
+      window.Idiomorph.morph(current, region, MORPH);
     });
     if (!deferred) {
       refreshParticipantSelects();
     }
     startClock();
-  }
-
-  // A refreshed region must not drop the keyboard focus onto <body>: the same control gets it back, or its region.
-  function keepFocus(focused, region) {
-    var twin = focused.id ? region.querySelector("#" + CSS.escape(focused.id)) : null;
-    if (!twin && focused.form) {
-      twin = Array.prototype.find.call(region.querySelectorAll("button"), function (button) {
-        return button.form && button.form.action === focused.form.action && button.name === focused.name &&
-          button.value === focused.value;
-      }) || Array.prototype.find.call(region.querySelectorAll("button"), function (button) {
-        return button.form && button.form.action === focused.form.action;  // Pause became Resume
-      });
-    }
-    if (!twin) {
-      twin = region;
-      region.setAttribute("tabindex", "-1");
-    }
-    twin.focus();
   }
 
   // The ad-hoc form's participant list follows the lobby.

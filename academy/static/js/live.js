@@ -123,5 +123,14 @@
     return { close: close, lastId: function () { return lastId; } };
   }
 
-  window.AcademyLive = { connect: connect };
+  // Exercise time as mm:ss, or h:mm:ss from the first hour on (as the server writes it: tabletop/report.py clock).
+  function formatClock(seconds) {
+    var total = Math.max(0, Math.floor(Number(seconds) || 0));
+    var hours = Math.floor(total / 3600);
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    var mmss = two(Math.floor((total % 3600) / 60)) + ":" + two(total % 60);
+    return hours ? hours + ":" + mmss : mmss;
+  }
+
+  window.AcademyLive = { connect: connect, formatClock: formatClock };
 }());

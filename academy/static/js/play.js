@@ -31,15 +31,7 @@
   var running = clock.dataset.running === "1";
   var since = Date.now();
 
-  function formatClock(seconds) {
-    var total = Math.max(0, Math.floor(seconds));
-    var hours = Math.floor(total / 3600);
-    var minutes = Math.floor((total % 3600) / 60);
-    var secs = total % 60;
-    var mm = (minutes < 10 ? "0" : "") + minutes;
-    var ss = (secs < 10 ? "0" : "") + secs;
-    return hours ? hours + ":" + mm + ":" + ss : mm + ":" + ss;
-  }
+  var formatClock = window.AcademyLive.formatClock;
 
   function showClock() {
     clock.textContent = formatClock(elapsed + (running ? (Date.now() - since) / 1000 : 0));

@@ -1,6 +1,7 @@
 """Lesson Markdown to safe HTML: CommonMark and tables, no raw HTML, checked links.
 
 The live exercises' Markdown (scenario briefs and injects, the trainer's ad-hoc injects) goes through it too."""
+
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,12 +13,34 @@ from markdown_it.token import Token
 
 LESSON_SCHEME = "lesson:"
 EXTERNAL_REL = "noopener noreferrer"
-ALIGN_CLASSES = {"text-align:left": "text-start", "text-align:center": "text-center",
-                 "text-align:right": "text-end"}
+ALIGN_CLASSES = {"text-align:left": "text-start", "text-align:center": "text-center", "text-align:right": "text-end"}
 # Every tag CommonMark and its table extension produce, and nothing else.
 ALLOWED_TAGS = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "a", "img", "code", "pre", "blockquote",
-    "ul", "ol", "li", "hr", "br", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "em",
+    "strong",
+    "a",
+    "img",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "hr",
+    "br",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href", "title", "rel"}, "img": {"src", "alt", "title"}, "ol": {"start"}}
 ALLOWED_CLASSES = {"th": set(ALIGN_CLASSES.values()), "td": set(ALIGN_CLASSES.values())}
@@ -59,8 +82,14 @@ def render_lesson(body: str, lesson_courses: Mapping[str, str]) -> Rendered:
         if token.type == "inline" and token.children:
             token.children = _checked_links(token, lines, lesson_courses, result)
     html = _markdown.renderer.render(tokens, _markdown.options, {})
-    result.html = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                            allowed_classes=ALLOWED_CLASSES, url_schemes={"http", "https"}, link_rel=None)
+    result.html = nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES,
+        url_schemes={"http", "https"},
+        link_rel=None,
+    )
     return result
 
 
@@ -68,9 +97,10 @@ def raw_html_lines(body: str) -> list[int]:
     """0-based lines of the body where raw HTML starts (README: "No raw HTML")."""
     found = []
     for token in _html_finder.parse(body):
-        if token.type == "html_block":
-            found.append(token.map[0])
-        elif token.type == "inline" and any(child.type == "html_inline" for child in token.children or ()):
+        if token.type == "html_block" or (
+            token.type == "inline" and any(child.type == "html_inline" for child in token.children or ())
+        ):
+            assert token.map is not None  # this parser's html_block and inline tokens always carry their lines
             found.append(token.map[0])
     return found
 
@@ -83,6 +113,7 @@ def _align_with_class(token: Token) -> None:
 
 
 def _checked_links(inline: Token, lines: list[str], lesson_courses, result: Rendered) -> list[Token]:
+    assert inline.children is not None  # render() passes only inline tokens that have children
     kept: list[Token] = []
     dropping = False
     for child in inline.children:
@@ -110,7 +141,7 @@ def _rewrite_href(token: Token, attr: str, inline: Token, lines, lesson_courses,
         found.append((_line_of(url, inline, lines), url))
         return False
     if url.startswith(LESSON_SCHEME):
-        slug = url[len(LESSON_SCHEME):]
+        slug = url[len(LESSON_SCHEME) :]
         if slug not in lesson_courses:
             result.unknown_lessons.append((_line_of(url, inline, lines), slug))
             return False

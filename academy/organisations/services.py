@@ -1,12 +1,15 @@
 """Reference countries, institution management and the one scoping function."""
-import secrets
+
+import functools
 
 from flask import abort
 from flask_babel import gettext as _
+from sqlalchemy import Select, bindparam
 
 from academy.core import audit
+from academy.core.codes import unused_code
 from academy.extensions import db
-from academy.institutions.models import Country, Institution, Sector
+from academy.organisations.models import Country, Institution, Sector
 
 KOSOVO_FOOTNOTE = (
     "This designation is without prejudice to positions on status, and is in line with "
@@ -25,8 +28,6 @@ COUNTRIES = [
     ("OTHER", "Other", "Other", None),
 ]
 
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
 
 def ensure_countries() -> None:
     """Create or refresh the reference list of countries; safe to run repeatedly."""
@@ -43,10 +44,7 @@ def countries() -> list[Country]:
 
 
 def new_invitation_code() -> str:
-    while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
-        if not db.session.scalar(db.select(Institution.id).where(Institution.invitation_code == code)):
-            return code
+    return unused_code(Institution.invitation_code, 10)
 
 
 class InstitutionError(ValueError):
@@ -64,16 +62,16 @@ def create_institution(*, name: str, country: Country, sector: Sector) -> Instit
     """Create an institution with a fresh invitation code."""
     if name_taken(name):
         raise InstitutionError(_("An institution with this name already exists."))
-    institution = Institution(name=name.strip(), country=country, sector=Sector(sector),
-                              invitation_code=new_invitation_code())
+    institution = Institution(
+        name=name.strip(), country=country, sector=Sector(sector), invitation_code=new_invitation_code()
+    )
     db.session.add(institution)
     db.session.flush()
     audit.record("institution.create", target=institution.name, institution_id=institution.id)
     return institution
 
 
-def update_institution(institution: Institution, *, name: str, country: Country, sector: Sector,
-                       active: bool) -> None:
+def update_institution(institution: Institution, *, name: str, country: Country, sector: Sector, active: bool) -> None:
     if name_taken(name, exclude_id=institution.id):
         raise InstitutionError(_("An institution with this name already exists."))
     changes = {}
@@ -103,8 +101,23 @@ def scope_to_user(query, user, institution_column):
 
 def load_institution(institution_id: int, user) -> Institution:
     """Load an institution the user may see: another institution's answers 404."""
-    query = scope_to_user(db.select(Institution).where(Institution.id == institution_id), user, Institution.id)
-    institution = db.session.scalar(query)
+    scope = (user.is_admin, user.institution_id)  # all scope_to_user reads of the user
+    query = _institution_queries.get(scope)
+    if query is None:
+        if len(_institution_queries) >= 1024:
+            _institution_queries.clear()
+        query = _institution_queries[scope] = scope_to_user(_institution_by_id(), user, Institution.id)
+    institution = db.session.scalar(query, {"institution_id": institution_id})
     if institution is None:
         abort(404)
     return institution
+
+
+@functools.cache
+def _institution_by_id():
+    """Built once: every institution page loads its institution (scope_to_user narrows it to the user's)."""
+    return db.select(Institution).where(Institution.id == bindparam("institution_id"))
+
+
+# The query of each scope, built once: SQLAlchemy then finds its compiled SQL without building and hashing it again.
+_institution_queries: dict[tuple, Select] = {}

@@ -1,7 +1,9 @@
 """Content files read with their line numbers, and every error reported as `path:line: message`."""
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from marshmallow import Schema, ValidationError
@@ -11,10 +13,7 @@ UNKNOWN = "Unknown field."
 MISSING = "Missing data for required field."
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
 KINDS = {"int": "whole number", "float": "number", "bool": "boolean", "timestamp": "date"}  # YAML's tags
-RENAMED = {
-    "Field may not be null.": "has no value",
-    "Invalid input type.": "expected a mapping of keys to values",
-}
+RENAMED = {"Field may not be null.": "has no value", "Invalid input type.": "expected a mapping of keys to values"}
 
 
 @dataclass(frozen=True, order=True)
@@ -92,8 +91,11 @@ def read_text(path: Path, display: str, problems: Problems) -> str | None:
         if "\x00" not in text:
             return text
         # No database column takes it (PostgreSQL refuses NUL in text), and no text editor writes it.
-        problems.add(display, text.count("\n", 0, text.index("\x00")) + 1,
-                     "the file contains a NUL character: is it a text file?")
+        problems.add(
+            display,
+            text.count("\n", 0, text.index("\x00")) + 1,
+            "the file contains a NUL character: is it a text file?",
+        )
     return None
 
 
@@ -107,12 +109,14 @@ class _Loader(yaml.SafeLoader):
             # `2001-02-30`, `!!int x`, `!!bool maybe`, a 5,000-digit number: PyYAML raises plain Python errors.
             kind = node.tag.rsplit(":", 1)[-1]
             value = node.value if len(str(node.value)) <= 40 else f"{str(node.value)[:40]}…"
-            raise yaml.constructor.ConstructorError(None, None, f"'{value}' is not a valid {KINDS.get(kind, kind)}",
-                                                    node.start_mark) from error
+            raise yaml.constructor.ConstructorError(
+                None, None, f"'{value}' is not a valid {KINDS.get(kind, kind)}", node.start_mark
+            ) from error
 
 
-def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1,
-               what: str = "the file") -> YamlDocument | None:
+def parse_yaml(
+    text: str, display: str, problems: Problems, first_line: int = 1, what: str = "the file"
+) -> YamlDocument | None:
     """Compose then construct, keeping node positions; `first_line` is the text's line in the file."""
     loader = None
     try:
@@ -125,8 +129,11 @@ def parse_yaml(text: str, display: str, problems: Problems, first_line: int = 1,
         problems.add(display, line, f"YAML syntax error: {error.problem or error.context}")
         return None
     except yaml.reader.ReaderError as error:
-        problems.add(display, text.count("\n", 0, error.position) + first_line,
-                     f"YAML syntax error: the character U+{error.character:04X} is not allowed")
+        problems.add(
+            display,
+            text.count("\n", 0, error.position) + first_line,
+            f"YAML syntax error: the character U+{error.character:04X} is not allowed",
+        )
         return None
     except RecursionError:
         problems.add(display, first_line, "YAML syntax error: the lists or mappings are nested too deeply")
@@ -156,8 +163,9 @@ def _unstorable_values(root, offset: int, display: str, problems: Problems) -> b
         else:
             bad = UNSTORABLE.search(node.value) if isinstance(node.value, str) else None
             if bad:
-                problems.add(display, node.start_mark.line + offset,
-                             f"the character U+{ord(bad.group()):04X} cannot be stored")
+                problems.add(
+                    display, node.start_mark.line + offset, f"the character U+{ord(bad.group()):04X} cannot be stored"
+                )
                 found = True
     return found
 
@@ -178,11 +186,17 @@ def _map_lines(node, path: tuple, lines: LineMap, offset: int, display: str, pro
             _map_lines(item, path + (index,), lines, offset, display, problems)
 
 
-def load_with(schema: Schema, data: object, doc: YamlDocument, display: str, problems: Problems,
-              prefix: tuple = ()) -> tuple[dict, bool]:
-    """Validate `data` (found at `prefix` in `doc`); returns what is usable and whether all was valid."""
+def load_with(
+    schema: Schema, data: object, doc: YamlDocument, display: str, problems: Problems, prefix: tuple = ()
+) -> tuple[Any, bool]:
+    """Validate `data` (found at `prefix` in `doc`); returns what is usable and whether all was valid.
+
+    What is usable is what the schema loads (a dataclass for a dataclass schema) when all was valid, else a dict of
+    the parts that were."""
     try:
-        return schema.load(data), True
+        # Raw YAML may be any shape: marshmallow's stubs ask for a mapping, but it answers anything else with a
+        # ValidationError, which is reported below like any other problem.
+        return schema.load(data), True  # type: ignore[arg-type]
     except ValidationError as error:
         for path, message in _flatten(error.messages, prefix):
             _report(path, message, doc.lines, display, problems)
@@ -220,3 +234,11 @@ def _label(path: tuple) -> str:
     for part in path:
         label = f"{label}[{part}]" if isinstance(part, int) else str(part)
     return label
+
+
+class ContentInvalid(Exception):
+    """A content folder (courses or scenarios) has errors; nothing was written."""
+
+    def __init__(self, errors: list[Problem]):
+        super().__init__(f"{len(errors)} content error(s)")
+        self.errors = errors

@@ -1,0 +1,1 @@
+"""Countries and institutions: what people belong to (below accounts)."""
