@@ -49,16 +49,16 @@ def csrf_token() -> str:
     """
     config = current_app.config
     field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
-    if field in g or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None or field not in session:
+    if field in g or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None:
         return generate_csrf()
     tokens = current_app.extensions.setdefault("signed_csrf_tokens", {})
-    key = (current_app.secret_key, config.get("WTF_CSRF_SECRET_KEY"), session[field])
-    token = tokens.get(key)
+    raw = session.get(field)
+    token = tokens.get((current_app.secret_key, config.get("WTF_CSRF_SECRET_KEY"), raw)) if raw else None
     if token is None:
-        token = generate_csrf()
+        token = generate_csrf()  # the first page of a session also makes its raw token: kept from this one on
         if len(tokens) >= TOKENS_KEPT:
             tokens.clear()
-        tokens[key] = token
+        tokens[(current_app.secret_key, config.get("WTF_CSRF_SECRET_KEY"), session[field])] = token
     else:
         setattr(g, field, token)  # as generate_csrf does: the page's forms (form.csrf_token too) share it
     return token

@@ -30,14 +30,15 @@ def browser():
 
 
 @pytest.fixture
-def live_app(tmp_path):
+def live_app(tmp_path, request):
     import os
 
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/browser.db"
     # A closed page's live stream ends at its next keepalive: soon, so that live_server can wait for it. The ticker
-    # releases scheduled injects, as in production.
+    # releases scheduled injects, as in production, unless the test releases them itself (marker trainer_releases).
+    ticker = request.node.get_closest_marker("trainer_releases") is None
     app = create_app(build_settings(SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=True, TABLETOP_KEEPALIVE_SECONDS=1,
-                                    TABLETOP_TICKER=True))
+                                    TABLETOP_TICKER=ticker))
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -187,6 +187,7 @@ def trainer_does(live, action, *args):
     db.session.commit()
 
 
+@pytest.mark.trainer_releases  # each inject arrives when the test releases it, while the page is open
 def test_a_participant_reads_and_answers_a_live_inject_with_the_keyboard_only(page, live_world, drill):
     live, player = drill
     sign_in(page, "learner@a.org")
