@@ -2,14 +2,12 @@
 
 import base64
 import io
-from datetime import timedelta
 
 import segno
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from academy.accounts.models import Role
 from academy.core.errors import wants_json
 from academy.core.forms import choices
 from academy.core.models import utcnow
@@ -19,12 +17,10 @@ from academy.extensions import db
 from academy.tabletop import board, console_forms, engine, services
 from academy.tabletop.cards import build_card
 from academy.tabletop.models import LiveSession, Participant
+from academy.tabletop.permissions import REPEAT_WINDOW, RUNNERS
 from academy.tabletop.scoring import objective_scores, role_scores
 from academy.tabletop.ticker import ensure_ticker
 from academy.tabletop.views import bp
-
-RUNNERS = (Role.TRAINER, Role.ADMIN)
-REPEAT_WINDOW = timedelta(minutes=1)  # the same thing twice within this is a double submit
 
 
 @bp.get("/exercises/sessions/<int:session_id>")

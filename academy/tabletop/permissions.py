@@ -1,5 +1,7 @@
 """Who is who in a live session: its participants (signed in or guests) and the trainer who runs it."""
 
+from datetime import timedelta
+
 from flask import abort, session
 from flask_login import current_user
 
@@ -7,6 +9,8 @@ from academy.accounts.models import Role
 from academy.extensions import db
 from academy.tabletop.models import LiveSession, Participant
 
+RUNNERS = (Role.TRAINER, Role.ADMIN)  # who may run sessions: the console and the session list
+REPEAT_WINDOW = timedelta(minutes=1)  # the same console action twice within this is a double submit
 GUEST_KEY = "guest_participants"  # Flask session: {str(session id): guest token}
 
 

@@ -14,8 +14,8 @@ from academy.core.pagination import paginate
 from academy.core.permissions import allow
 from academy.extensions import db
 from academy.tabletop import console_forms, services
-from academy.tabletop.console_views import REPEAT_WINDOW, RUNNERS
 from academy.tabletop.models import LiveSession, Participant, Scenario
+from academy.tabletop.permissions import REPEAT_WINDOW, RUNNERS
 from academy.tabletop.views import bp
 
 NONCES = "tabletop_new_session_nonces"  # Flask-session: one-time token of a new-session form -> session id
