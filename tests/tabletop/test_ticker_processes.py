@@ -167,7 +167,8 @@ def releasers(world) -> set[int]:
         else:
             names = db.session.scalars(text(
                 "SELECT activity.application_name FROM pg_locks AS lock JOIN pg_stat_activity AS activity "
-                "USING (pid) WHERE lock.locktype = 'advisory' AND lock.granted")).all()
+                "USING (pid) WHERE lock.locktype = 'advisory' AND lock.granted "
+                "AND activity.datname = current_database()")).all()  # another xdist worker has its own database
             found = {int(name.split()[-1]) for name in names if name.startswith("academy-ticker ")}
         db.session.remove()
     return found
@@ -180,7 +181,8 @@ def both_tick(world, workers: dict) -> bool:
         return True
     with world["app"].app_context():
         names = db.session.scalars(text("SELECT application_name FROM pg_stat_activity "
-                                        "WHERE application_name LIKE 'academy-ticker %'")).all()
+                                        "WHERE application_name LIKE 'academy-ticker %' "
+                                        "AND datname = current_database()")).all()
         db.session.remove()
     return {int(name.split()[-1]) for name in names} == set(workers)
 
