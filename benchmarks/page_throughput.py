@@ -225,8 +225,8 @@ function request()
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status, e.timeout, e.connect + e.read + e.write))
 end
 """
 
@@ -248,9 +248,10 @@ def run_wrk(port: int, items: list[tuple[str, str]], seconds: float, args, folde
     output = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--timeout",
                              "10s", "-s", str(script), f"http://127.0.0.1:{port}/"],
                             capture_output=True, text=True, check=True).stdout
-    requests, duration, errors, p50, p99 = (int(n) for n in output.split("RESULT ", 1)[1].split())
+    requests, duration, p50, p99, *errors = (int(n) for n in output.split("RESULT ", 1)[1].split())
     cpu = (server_cpu(server) - busy) / max(requests, 1) * 1e6 if server else float("nan")
-    return {"rps": requests / (duration / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "errors": errors, "cpu": cpu}
+    return {"rps": requests / (duration / 1e6), "p50": p50 / 1000, "p99": p99 / 1000, "cpu": cpu,
+            "errors": dict(zip(("non-2xx/3xx answers", "timeouts (10 s)", "socket errors"), errors, strict=True))}
 
 
 def hey_user_agent() -> str:
@@ -347,7 +348,7 @@ def medians(rounds: list[dict]) -> dict:
     return {name: {"rps": statistics.median(r[name]["rps"] for r in rounds),
                    "p50": statistics.median(r[name]["p50"] for r in rounds),
                    "p99": statistics.median(r[name]["p99"] for r in rounds),
-                   "errors": sum(r[name]["errors"] for r in rounds),
+                   "errors": {kind: sum(r[name]["errors"][kind] for r in rounds) for kind in rounds[0][name]["errors"]},
                    "ratio": statistics.median(r[name]["rps"] / r[ONELINE]["rps"] for r in rounds),
                    "cpu": statistics.median(r[name]["cpu"] for r in rounds),
                    "cpu_ratio": statistics.median(r[ONELINE]["cpu"] / r[name]["cpu"] for r in rounds)}
@@ -381,8 +382,11 @@ def print_tables(results: list, args, database: str, busy: float, staff: int) ->
             target = TARGETS.get(name)
             verdict = "" if target is None else f"≥{target:.2f} " + ("ok" if result["ratio"] >= target else "NO")
             print(f"{name:<24} {workers:>7} {result['rps']:>7.0f} {result['p50']:>7.1f} {result['p99']:>7.1f} "
-                  f"{result['errors']:>6} {result['cpu']:>7.0f} {result['cpu_ratio']:>9.3f} {result['ratio']:>6.3f} "
-                  f"{verdict:>8}")
+                  f"{sum(result['errors'].values()):>6} {result['cpu']:>7.0f} {result['cpu_ratio']:>9.3f} "
+                  f"{result['ratio']:>6.3f} {verdict:>8}")
+            errors = ", ".join(f"{n} {kind}" for kind, n in result["errors"].items() if n)
+            if errors:
+                print(f"    (errors, all rounds: {errors})")
         if refreshed:
             print(f"({refreshed} of the requests checked before the load answered with a Set-Cookie)")
     print(f"\nFixed offered rate (hey -z {args.rate_seconds:g}s -c 30 -q {args.rate / 30:g}: {args.rate:g} requests "
@@ -402,8 +406,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[2], help="gunicorn workers (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, medians printed (default 3)")
-    parser.add_argument("--seconds", type=float, default=15.0, help="wrk's seconds per page and round (default 15)")
-    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured wrk seconds per page first (default 3)")
+    parser.add_argument("--seconds", type=int, default=15, help="wrk's seconds per page and round (default 15)")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured wrk seconds per page first (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk's open connections (default 32)")
     parser.add_argument("--threads", type=int, default=2, help="wrk's threads (default 2)")
     parser.add_argument("--readers", type=int, default=32, help="signed-in learners reading (default 32)")

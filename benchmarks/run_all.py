@@ -50,7 +50,7 @@ def start_redis(folder: str) -> tuple[subprocess.Popen | None, str | None]:
 def runs(quick: bool, multiworker: bool) -> list[tuple[str, list[str]]]:
     workers = ["--workers", "1", "2"] if multiworker else ["--workers", "1"]
     if quick:
-        return [("page_throughput.py", ["--seconds", "2", "--warmup", "0.5", "--rounds", "1", "--rate-seconds", "2",
+        return [("page_throughput.py", ["--seconds", "2", "--warmup", "1", "--rounds", "1", "--rate-seconds", "2",
                                         "--workers", "1"]),
                 ("live_fanout.py", ["--participants", "20", *workers]),
                 ("completion_report.py", ["--learners", "300", "--runs", "1"]),

@@ -245,7 +245,7 @@ def session_app():
         db.session.commit()
     app.extensions["tests.pristine"] = (copy.deepcopy(dict(app.config)), set(app.extensions) | {"tests.pristine"})
     yield app
-    keep_module_world(app, None)
+    keep(app)
     with app.app_context():
         db.drop_all()
         db.engine.dispose()
@@ -265,37 +265,85 @@ def bind_process_state(app) -> None:
     did: an app of its own built since then took them, and each test gets an empty job queue."""
     jobs.init_app(app)
     broker.init_app(app)
-    limiter.init_app(app)  # off in the tests: it only puts back `enabled`, which an app with a rate limit turned on
+    limiter.init_app(app)  # off in the tests: this puts `enabled` back after an app of a test that turned it on
 
 
-_KEPT: dict = {}  # app -> (module, the SAVEPOINT it is kept in, Cast) of `module_world`
+# --- Data kept for consecutive tests ---------------------------------------------------------------------------------
+# Making the usual data (the world, the fixture course, the tabletop scenario and its session) is most of the time of
+# many tests. Consecutive tests of one module that ask for the same of these fixtures, with the same settings, share
+# one making of it: it is kept in a SAVEPOINT that each test's own SAVEPOINT nests in and is rolled back to, so every
+# test starts from it exactly as made. A fixture joins by having a maker here and asking for `kept_<name>`.
+
+KEEPABLE: dict = {}  # fixture name -> make(made: dict of the names made before it, folder), in the order they are made
+_KEPT: dict = {}  # app -> (key, the SAVEPOINT, Kept of {name: value})
 
 
-def keep_module_world(app, module, tmp_path_factory=None) -> None:
-    """Keep the world of `module_world` for `module`'s tests (None: for no module), making it when needed.
+class Kept:
+    """Values made once, committed, holding database rows (in namespaces): each test takes them into its session."""
 
-    A test that does not ask for it, or one of another module, gets a database without it."""
+    def __init__(self, value):
+        for row in _rows_in(value):
+            db.session.refresh(row)  # loaded now, so that a test needs no query to take it
+        self.value = value
+
+    def read(self):
+        """The value with its rows in the current database session, as made (no query)."""
+        return _taken(self.value)
+
+
+def _rows_in(value):
+    if hasattr(value, "_sa_instance_state"):
+        yield value
+    elif isinstance(value, (SimpleNamespace, dict)):
+        for item in (vars(value) if isinstance(value, SimpleNamespace) else value).values():
+            yield from _rows_in(item)
+
+
+def _taken(value):
+    if hasattr(value, "_sa_instance_state"):
+        return db.session.merge(value, load=False)
+    if isinstance(value, SimpleNamespace):
+        return SimpleNamespace(**{name: _taken(item) for name, item in vars(value).items()})
+    if isinstance(value, dict):
+        return {name: _taken(item) for name, item in value.items()}
+    return value
+
+
+def keep(app, request=None, settings=None) -> None:
+    """Keep what the test asks for of KEEPABLE, made once for as long as the tests that follow ask for the same
+    (without `request`: keep nothing)."""
+    names = tuple(name for name in KEEPABLE if request is not None and f"kept_{name}" in request.fixturenames)
+    key = (request.module, names, repr(sorted(settings.items()))) if names else None
     kept = _KEPT.get(app)
-    if kept is not None and kept[0] is not module:
+    if kept is not None and kept[0] != key:
         _KEPT.pop(app)[1].close()
         kept = None
-    if module is not None and kept is None:
-        level = ExitStack()
-        level.enter_context(rolled_back(app))
-        with app.app_context():
-            world = factories.make_world()
-            course = sync_fixture_course(tmp_path_factory.mktemp("module-world"))
-            db.session.commit()
-            _KEPT[app] = (module, level, Cast(**vars(world), course=course))
+    if key is not None and kept is None:
+        folders = request.getfixturevalue("tmp_path_factory")
+        with ExitStack() as level:
+            level.enter_context(rolled_back(app))
+            with app.app_context():
+                made: dict = {}
+                for name in names:
+                    made[name] = KEEPABLE[name](made, folders.mktemp(name))
+                db.session.commit()
+                kept_made = Kept(made)
+            _KEPT[app] = (key, level.pop_all(), kept_made)
+
+
+def kept_value(app, name):
+    """The kept value of fixture `name` for the current test, or None: the fixture makes its own."""
+    kept = _KEPT.get(app)
+    return _taken(kept[2].value[name]) if kept is not None and name in kept[0][1] else None
 
 
 @pytest.fixture(scope="module", autouse=True)
-def module_world_ends_with_its_module(request):
-    """A module's kept world goes when the module's tests end, before the next module makes its own data."""
+def kept_data_ends_with_its_module(request):
+    """What a module's tests kept goes when they end, before the next module makes its own data."""
     yield
-    for app, (module, _level, _cast) in list(_KEPT.items()):
-        if module is request.module:
-            keep_module_world(app, None)
+    for app, (key, _level, _kept) in list(_KEPT.items()):
+        if key[0] is request.module:
+            keep(app)
 
 
 def needs_own_app(request, settings) -> bool:
@@ -331,10 +379,7 @@ def app(request, settings):
     restore(app)
     app.config.update(settings)
     bind_process_state(app)
-    if "module_world" in request.fixturenames:
-        keep_module_world(app, request.module, request.getfixturevalue("tmp_path_factory"))
-    else:
-        keep_module_world(app, None)
+    keep(app, request, settings)
     try:
         with rolled_back(app), app.app_context():
             yield app
@@ -386,9 +431,17 @@ def auth(client):
 
 
 @pytest.fixture
-def world(app):
+def world(app, kept_world):
     """Two institutions with one person of every role, the usual cast of permission tests."""
-    return factories.make_world()
+    return kept_world if kept_world is not None else factories.make_world()
+
+
+@pytest.fixture
+def kept_world(app):
+    return kept_value(app, "world")
+
+
+KEEPABLE["world"] = lambda made, folder: factories.make_world()
 
 
 def sync_fixture_course(folder):
@@ -402,30 +455,18 @@ def sync_fixture_course(folder):
     return db.session.scalar(db.select(Course).where(Course.slug == "intro-course"))
 
 
-class Cast:
-    """Rows made once for many tests (a module's world), committed: each test takes them into its own session."""
-
-    def __init__(self, **rows):
-        for row in rows.values():
-            db.session.refresh(row)  # loaded now, so that a test needs no query to take it
-        self.rows = rows
-
-    def read(self) -> SimpleNamespace:
-        """The rows in the current database session, as made: each test starts from the state they were made in."""
-        return SimpleNamespace(**{name: db.session.merge(row, load=False) for name, row in self.rows.items()})
-
-
 @pytest.fixture
-def module_world(app):
-    """The world of `world`, with the course of `course` as `.course`, made once for the consecutive tests of a
-    module that ask for it (a test per route, say) rather than for each: each test starts from them as made."""
-    return _KEPT[app][2].read()
-
-
-@pytest.fixture
-def course(app, tmp_path):
+def course(app, tmp_path, kept_course):
     """The small fixture course of tests/content_fixture.py, synced and published."""
-    return sync_fixture_course(tmp_path)
+    return kept_course if kept_course is not None else sync_fixture_course(tmp_path)
+
+
+@pytest.fixture
+def kept_course(app):
+    return kept_value(app, "course")
+
+
+KEEPABLE["course"] = lambda made, folder: sync_fixture_course(folder)
 
 
 EVIL_HOST = "academy-login.evil.example"

@@ -255,9 +255,9 @@ def inside(expected: dict) -> str:
 
 
 @pytest.mark.parametrize("route", sorted(ROUTE_EXPECTATIONS), ids=lambda r: f"{r[1]} {r[0]}")
-def test_odd_values_anywhere_answer_below_500(client, auth, module_world, route):
+def test_odd_values_anywhere_answer_below_500(client, auth, world, course, route):
     build_url, expected = ROUTE_EXPECTATIONS[route]
-    world = module_world
+    world.course = course
     world.learner_token_id = factories.issue_token(world.learner, "odd")[0].id
     persona = inside(expected)
     headers = {}

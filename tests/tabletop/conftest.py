@@ -1,5 +1,6 @@
 import pytest
 
+from tests.conftest import KEEPABLE, kept_value
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
 
@@ -31,15 +32,13 @@ def check(runner, content_args):
     return run
 
 
-@pytest.fixture
-def scenario(app, tmp_path):
-    """The fixture course and scenario, synced: returns the Scenario row."""
+def make_scenario(root):
+    """The fixture course and scenario synced from under `root`: the Scenario row."""
     from academy.extensions import db
     from academy.learning.sync import sync_content
     from academy.tabletop.models import Scenario
     from academy.tabletop.scenario_sync import sync_scenarios
 
-    root = tmp_path / "live"
     courses = ContentFolder(root)
     folder = ScenarioFolder(root)
     sync_content(courses.folder)
@@ -48,9 +47,8 @@ def scenario(app, tmp_path):
     return db.session.scalar(db.select(Scenario).where(Scenario.slug == "fixture-scenario"))
 
 
-@pytest.fixture
-def live(app, world, scenario):
-    """A session of the fixture scenario run by the world's trainer, with a diplomat, a CERT and an operator."""
+def make_live(world, scenario):
+    """A session of `scenario` run by the world's trainer, with a diplomat, a CERT and an operator."""
     from types import SimpleNamespace
 
     from academy.extensions import db
@@ -67,3 +65,29 @@ def live(app, world, scenario):
         people[role] = SimpleNamespace(user=user, participant=participant)
     db.session.commit()
     return SimpleNamespace(session=session, scenario=scenario, **people)
+
+
+KEEPABLE["scenario"] = lambda made, folder: make_scenario(folder)
+KEEPABLE["live"] = lambda made, folder: make_live(made["world"], made["scenario"])
+
+
+@pytest.fixture
+def scenario(app, tmp_path, kept_scenario):
+    """The fixture course and scenario, synced: returns the Scenario row."""
+    return kept_scenario if kept_scenario is not None else make_scenario(tmp_path / "live")
+
+
+@pytest.fixture
+def kept_scenario(app):
+    return kept_value(app, "scenario")
+
+
+@pytest.fixture
+def live(app, world, scenario, kept_live):
+    """A session of the fixture scenario run by the world's trainer, with a diplomat, a CERT and an operator."""
+    return kept_live if kept_live is not None else make_live(world, scenario)
+
+
+@pytest.fixture
+def kept_live(app):
+    return kept_value(app, "live")

@@ -347,3 +347,16 @@ def test_an_open_stream_keeps_none_of_the_requests_database_objects(client, auth
     response.close()
     assert streams and any(callable(value) for value in held)  # the walk reached the stream's own callbacks
     assert [value for value in held if hasattr(value, "_sa_instance_state")] == []
+
+
+def test_what_a_hub_needs_is_made_once_not_for_every_stream(client, auth, live, monkeypatch):
+    made = []
+    renderer = stream_module.card_renderer
+    monkeypatch.setattr(stream_module, "card_renderer", lambda *args: made.append(args) or renderer(*args))
+    auth.as_user(live.diplomat.user)
+    responses = [open_stream(client, live, address=f"198.51.100.{n}") for n in (1, 2, 3)]
+    for response in responses:
+        assert next(iter(response.response)).startswith(b"retry:")
+    assert len(made) == 1  # the first stream made the session's hub; the others use it
+    for response in responses:
+        response.close()
