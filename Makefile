@@ -19,10 +19,12 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements/run.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python scripts/build_catalogues.py
 
 install-test: $(BIN)/python system-test-deps
 	$(BIN)/pip install --quiet -r requirements/test.txt
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python scripts/build_catalogues.py
 	npm ci --silent --no-audit --no-fund
 
 # Regenerate the lock files after a change of pyproject.toml's dependencies; pins already there are kept unless
@@ -104,8 +106,14 @@ lint:
 	$(BIN)/mypy || status=1; \
 	exit $$status
 
+# After a change of the interface's messages: extract them, add the new ones to every catalogue (to translate:
+# scripts/check_catalogue.py lists what is missing), and build the catalogues again.
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o academy/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --sort-output --project academy \
+		--copyright-holder "Western Balkans Cybersecurity Academy" -o academy/translations/messages.pot .
+	$(BIN)/pybabel update -i academy/translations/messages.pot -d academy/translations --no-fuzzy-matching \
+		--ignore-obsolete --width 120
+	$(BIN)/python scripts/build_catalogues.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

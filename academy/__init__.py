@@ -1,11 +1,9 @@
 """The Western Balkans Cybersecurity Academy."""
 
-import functools
 from collections.abc import Mapping
 from pathlib import Path
 
-from babel import Locale
-from flask import Flask, request
+from flask import Flask
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
@@ -97,20 +95,11 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 
 def _select_locale():
-    from flask import current_app, has_request_context
+    """The Babel locale of the request's language (academy/accounts/languages.py chooses it)."""
+    from academy.accounts.languages import current_tag
+    from academy.core import locales
 
-    if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    languages = current_app.config["LANGUAGES"]
-    if list(languages) == ["en"]:  # nothing a request says can change the answer: no header to parse
-        return _locale("en")
-    return _locale(request.accept_languages.best_match(languages) or "en")
-
-
-@functools.cache
-def _locale(code: str) -> Locale:
-    """Parsed once per process, not once per request."""
-    return Locale.parse(code)
+    return locales.LOCALES[current_tag()].babel_locale
 
 
 def _init_extensions(app: Flask) -> None:
@@ -187,10 +176,12 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from academy.accounts.languages import html_lang, language_switcher, say_the_language
     from academy.accounts.models import Role
     from academy.accounts.navigation import navigation
     from academy.core.forms import csrf_token
     from academy.core.layout import layout_part
+    from academy.core.pdf import FONT_FACES
     from academy.core.urls import absolute_url, template_url_for
     from academy.institutions import permissions as institution_permissions
 
@@ -200,11 +191,15 @@ def _register_template_helpers(app: Flask) -> None:
         url_for=template_url_for,
         layout_part=layout_part,
         navigation=navigation,
+        html_lang=html_lang,
+        pdf_font_faces=Markup(FONT_FACES),  # the PDFs' own embedded fonts (academy/core/pdf.py)
+        language_switcher=language_switcher,
         can_view_staff=institution_permissions.can_view_staff,
         can_rotate_code=institution_permissions.can_rotate_code,
     )
     # Flask-WTF hands templates its own csrf_token in their context, which a global cannot override.
     app.context_processor(lambda: {"csrf_token": csrf_token})
+    app.after_request(say_the_language)
     _install_page_translations(app)
 
 

@@ -46,7 +46,7 @@ class Config:
     SESSION_REFRESH_AFTER = timedelta(minutes=5)
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "en"
-    LANGUAGES = ["en"]
+    LANGUAGES = None  # the locales offered: None for all of academy/core/locales.py, or a list of their tags
     PASSWORD_HASH_METHOD = "scrypt"
     PASSWORD_RESET_MAX_AGE = 3600
     # The address every absolute link (e-mails, PDFs, QR codes) starts with; never the request's Host header.

@@ -9,11 +9,13 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from academy.core.content.files import ContentInvalid, Problem
+from academy.core.content.files import ContentInvalid, Problem, Problems
+from academy.core.content.translation_sync import sync_translations
 from academy.extensions import db
 from academy.learning.content import load_content
 from academy.learning.sync import OUTCOMES, sync_content
 from academy.learning.tree import ContentTree
+from academy.tabletop import translations as scenario_translations
 from academy.tabletop.scenario_files import load_scenarios
 from academy.tabletop.scenario_sync import OUTCOMES as SCENARIO_OUTCOMES
 from academy.tabletop.scenario_sync import sync_scenarios
@@ -42,6 +44,8 @@ class _Checked:
     module_slugs: set[str] | None
     scenarios: int = 0
     errors: list[Problem] = field(default_factory=list)
+    scenario_list: list = field(default_factory=list)
+    scenario_translations: list = field(default_factory=list)
 
     def summary(self) -> str:
         return self.tree.summary() + (f", {self.scenarios} scenarios" if self.exercises else "")
@@ -70,8 +74,11 @@ def _check(courses: Path | None, exercises: Path | None) -> _Checked:
     )
     if exercises is not None:
         scenarios, problems = load_scenarios(exercises, checked.module_slugs)
-        checked.scenarios = len(scenarios)
+        checked.scenarios, checked.scenario_list = len(scenarios), scenarios
         checked.errors += problems
+        found = Problems()
+        checked.scenario_translations = scenario_translations.load_translations(exercises, scenarios, found)
+        checked.errors = sorted(set(checked.errors) | set(found.sorted()))
     return checked
 
 
@@ -99,6 +106,8 @@ def check(courses, exercises):
     if checked.errors:
         _echo_errors(checked.errors)
         raise SystemExit(1)
+    for line in translation_notes(checked.tree.translations + checked.scenario_translations):
+        click.echo(line)
     click.echo(f"{checked.summary()}: OK")
 
 
@@ -114,6 +123,11 @@ def sync(courses, exercises):
     try:
         report = sync_content(courses or current_app.config["COURSES_DIR"])
         scenario_counts = sync_scenarios(checked.exercises, checked.module_slugs) if checked.exercises else None
+        if checked.exercises:
+            report.counts["scenario translations"] = sync_translations(
+                (scenario_translations.KIND, "coverage-scenario"),
+                scenario_translations.translated_rows(checked.scenario_translations),
+            )
     except ContentInvalid as invalid:  # a file changed since the check: keep neither tree
         db.session.rollback()
         _echo_errors(invalid.errors)
@@ -125,3 +139,9 @@ def sync(courses, exercises):
     click.echo(f"Release {report.release.id} ({report.release.tree_hash[:12]}): {totals}")
     if scenario_counts is not None:
         click.echo(f"{'scenarios':<10} " + _counts(scenario_counts, SCENARIO_OUTCOMES))
+
+
+# The translations commands (translation_cli.py) hang on this group.
+from academy.translation_cli import translation_notes, translations  # noqa: E402
+
+content.add_command(translations)

@@ -73,6 +73,7 @@ class User(UserMixin, TimestampMixin, Model):
     active: Mapped[bool] = mapped_column(default=True)
     session_nonce: Mapped[str] = mapped_column(String(32))
     last_login_at: Mapped[datetime | None]
+    locale: Mapped[str | None] = mapped_column(String(16))  # the language the person chose (a tag of core.locales)
 
     institution: Mapped[Institution | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(

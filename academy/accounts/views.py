@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from academy.accounts import jobs, services
+from academy.accounts import jobs, languages, services
 from academy.accounts.forms import (
     ChangePasswordForm,
     LoginForm,
@@ -14,10 +14,10 @@ from academy.accounts.forms import (
     TokenForm,
 )
 from academy.accounts.models import ApiToken
-from academy.core import audit
+from academy.core import audit, locales
 from academy.core.permissions import PUBLIC, SIGNED_IN, allow
 from academy.core.urls import is_safe_next
-from academy.extensions import db, limiter
+from academy.extensions import csrf, db, limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
 
@@ -204,3 +204,22 @@ def revoke_token(token_id):
         db.session.commit()
         flash(_('The token "%(name)s" has been revoked.', name=token.name), "success")
     return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/language")
+@allow(PUBLIC)
+@csrf.exempt  # a visitor's choice needs no session; a signed-in person's is checked below
+def choose_language():
+    """Switch the language: saved on the account when signed in, remembered by the browser in any case."""
+    if current_user.is_authenticated and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()  # what CSRFProtect does for every other form
+    back = request.form.get("next", "")
+    back = back if is_safe_next(back) else url_for("core.index")
+    chosen = locales.get(request.form.get("language"))
+    if chosen is None or chosen.tag not in languages.offered():
+        flash(_("That language is not offered here; the page stays in the language it was."), "warning")
+        return redirect(back)
+    if current_user.is_authenticated and current_user.locale != chosen.tag:
+        current_user.locale = chosen.tag
+        db.session.commit()
+    return languages.remember(redirect(back), chosen.tag)

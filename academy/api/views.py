@@ -90,4 +90,4 @@ def me():
 
 
 # Each feature's resources are on this blueprint: create_app registers it whole.
-from academy.api import certificates, institutions, jobs, learning, tabletop  # noqa: E402, F401
+from academy.api import certificates, institutions, jobs, learning, locales, tabletop  # noqa: E402, F401

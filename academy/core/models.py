@@ -1,8 +1,8 @@
-"""Base model mixins and the audit log."""
+"""Base model mixins, the audit log and the translations of content."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from academy.extensions import Model
@@ -42,3 +42,26 @@ class HealthProbe(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContentTranslation(Model):
+    """A unit of content (course, module, lesson, question, or a scenario's text) in one language, as synced from the
+    translation files next to its source (academy/core/content/translations.py). Only units whose every segment has a
+    current translation are kept: any other is read in English."""
+
+    __tablename__ = "content_translation"
+    __table_args__ = (UniqueConstraint("kind", "key", "locale", name="uq_content_translation_unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))  # course, module, lesson, question, scenario, coverage-*
+    key: Mapped[str] = mapped_column(String(200))  # the unit's slug (a question: "<module>/<slug>")
+    locale: Mapped[str] = mapped_column(String(16))  # a tag of core.locales
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)  # what the unit shows, translated
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | reviewed
+    reviewed_by: Mapped[str | None] = mapped_column(String(120))
+    reviewed_on: Mapped[date | None] = mapped_column(Date)
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status != "reviewed"

@@ -35,5 +35,15 @@ def healthz():
     return jsonify(status="ok", database="ok")
 
 
+@bp.get("/languages")
+@allow(PUBLIC)
+def languages():
+    """The academy's languages and how much of the interface, each course and each scenario each one has."""
+    from academy.core import locales
+    from academy.core.content.coverage import content_shares, ui_share
+
+    return render_template("core/languages.html", locales=locales.LOCALES, shares=content_shares(), ui_share=ui_share)
+
+
 # Background jobs' pages and files are on this blueprint too: create_app registers it whole.
 from academy.core import job_views  # noqa: E402, F401

@@ -4,17 +4,21 @@ import re
 from typing import cast
 
 import segno
+from babel.dates import format_date
 from flask import render_template
+from flask_babel import force_locale
 from markupsafe import Markup
 from sqlalchemy import CursorResult
 
+from academy.accounts.languages import current_tag
 from academy.accounts.models import User
-from academy.core import audit
+from academy.core import audit, locales
 from academy.core.codes import unused_code
 from academy.core.models import utcnow
 from academy.core.pdf import html_to_pdf
 from academy.core.urls import absolute_url
 from academy.extensions import db
+from academy.learning import translations
 from academy.learning.models import Certificate, Course
 
 CODE_EXAMPLE = "ABCD-EFGH-JKLM"
@@ -121,10 +125,21 @@ def qr_svg(url: str) -> Markup:
     return Markup(segno.make(url, error="m").svg_inline(omitsize=True, border=0, dark="#0b2545"))
 
 
-def certificate_pdf(certificate: Certificate, verify_url: str | None = None) -> bytes:
-    """The certificate as a one-page A4 landscape PDF, built without any network access."""
+def certificate_pdf(certificate: Certificate, verify_url: str | None = None, tag: str | None = None) -> bytes:
+    """The certificate as a one-page A4 landscape PDF, built without any network access: in the holder's language
+    (`tag`; the request's by default) with the English beneath each line, or in English alone."""
     verify_url = verify_url or verification_url(certificate)
-    html = render_template(
-        "learning/certificate_pdf.html", certificate=certificate, verify_url=verify_url, qr=qr_svg(verify_url)
-    )
+    tag = tag or current_tag()
+    translated = translations.one("course", certificate.course.slug, tag) if certificate.course else None
+    with force_locale(locales.LOCALES[tag].babel):
+        html = render_template(
+            "learning/certificate_pdf.html",
+            certificate=certificate,
+            verify_url=verify_url,
+            qr=qr_svg(verify_url),
+            bilingual=tag != locales.DEFAULT,
+            english=lambda text, **values: text % values if values else text,
+            english_date=format_date(certificate.issued_at, "long", locale="en"),
+            course_title=translated.fields["title"] if translated else certificate.course_title,
+        )
     return html_to_pdf(html)

@@ -6,7 +6,7 @@ from pathlib import Path
 from academy.core.content import fields
 from academy.core.content.files import Problems, YamlDocument, load_with, strings_at
 from academy.core.content.markdown import raw_html_lines, render_lesson
-from academy.learning import schemas
+from academy.learning import schemas, translations
 from academy.learning.models import DEFAULT_REVIEW
 from academy.learning.readers import LessonFile, LessonReader, QuizReader, read_yaml
 from academy.learning.tree import ContentTree, CourseData, ModuleData, TrackData
@@ -41,6 +41,7 @@ class _Loader:
         self.lesson_files: dict[str, LessonFile] = {}  # by slug: the lessons that links may name
         self.lesson_bodies: list[LessonFile] = []  # every lesson body read, to be rendered and checked
         self.unreadable_courses: set[str] = set()  # folder names whose course.yml already has errors
+        self.course_dirs: dict[str, Path] = {}  # by course slug
 
     def display(self, path: Path) -> str:
         return path.relative_to(self.folder.parent).as_posix()
@@ -54,6 +55,7 @@ class _Loader:
                 _CourseLoader(self, course_dir, position).load()
             self._load_tracks()
             self._render_lessons()
+            self._load_translations()
         self.tree.errors = self.problems.sorted()
         return self.tree
 
@@ -96,6 +98,11 @@ class _Loader:
                         position=index,
                     )
                 )
+
+    def _load_translations(self) -> None:
+        for course in self.tree.courses:
+            found = translations.load_translations(self.course_dirs[course.slug], course, self.display, self.problems)
+            self.tree.translations += found
 
     def _render_lessons(self) -> None:
         lesson_courses = {slug: source.course_slug for slug, source in self.lesson_files.items()}
@@ -150,6 +157,7 @@ class _CourseLoader:
             self._link_lessons(course)
             self._check_every_module_has_a_quiz()
             self.owner.tree.courses.append(course)
+            self.owner.course_dirs[course.slug] = self.dir
 
     def _load_course_file(self) -> CourseData | None:
         path = self.dir / "course.yml"

@@ -8,7 +8,8 @@ release they belong to. Outlines hold only plain values: nothing in them belongs
 """
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 from flask import current_app, request
 from flask_babel import get_locale
@@ -16,8 +17,23 @@ from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session, joinedload
 
+from academy.core import locales
+from academy.core.models import ContentTranslation
 from academy.extensions import db
 from academy.learning.models import ContentRelease, Course, Lesson, Module
+
+
+@dataclass(frozen=True, eq=False)
+class Translated:
+    """How a unit in another language came to be: its translation's status, and who reviewed it when."""
+
+    status: str
+    reviewed_by: str | None
+    reviewed_on: date | None
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status != "reviewed"
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,6 +44,7 @@ class LessonOutline:
     minutes: int
     sections: tuple[str, ...]
     body_html: str
+    translated: Translated | None = None  # None: in English (the language of the page, or for want of a translation)
     is_archived = False
 
 
@@ -52,6 +69,7 @@ class CourseOutline:
     title: str
     summary: str
     modules: tuple[ModuleOutline, ...]
+    language: str = locales.DEFAULT  # the language its texts are in where they have a current translation
     published = True
     is_archived = False
 
@@ -71,7 +89,7 @@ WITH_TREE = joinedload(Course.modules).joinedload(Module.lessons).defer(Lesson.b
 # Of the table, not the model: a plain SELECT of two columns costs half as much without the ORM's compilation.
 _RELEASE = ContentRelease.__table__.c
 LATEST_RELEASE = db.select(_RELEASE.id, _RELEASE.synced_at).order_by(_RELEASE.id.desc()).limit(1)
-CONTENT = (Course, Module, Lesson, ContentRelease)
+CONTENT = (Course, Module, Lesson, ContentRelease, ContentTranslation)
 _changes = itertools.count()
 _generation = next(_changes)  # this process's own committed or abandoned content changes
 
@@ -82,18 +100,55 @@ def content_version() -> tuple:
     return _generation, tuple(latest) if latest else None
 
 
-def course_outline(slug: str) -> CourseOutline | None:
-    """The outline of a published, non-archived course, or None."""
+def course_outline(slug: str, tag: str = locales.DEFAULT) -> CourseOutline | None:
+    """The outline of a published, non-archived course, or None; its texts in language `tag` where they have a
+    current translation (learning/translations.py), else in English."""
     version = content_version()
     outlines = current_app.extensions.get("course_outlines")  # per app: each has its own database
     if outlines is None or outlines.version != version:
         outlines = current_app.extensions["course_outlines"] = _Outlines(version, {})
-    outline = outlines.courses.get(slug)
+    outline = outlines.courses.get((slug, tag))
     if outline is None:
         outline = _outline(slug)
+        if outline is not None and tag != locales.DEFAULT:
+            outline = _in_language(outline, tag)
         if outline is not None:  # unknown slugs are not kept: anyone can ask for any number of them
-            outlines.courses[slug] = outline
+            outlines.courses[(slug, tag)] = outline
     return outline
+
+
+def _in_language(outline: CourseOutline, tag: str) -> CourseOutline:
+    keys = (
+        [outline.slug]
+        + [m.slug for m in outline.modules]
+        + [lesson.slug for m in outline.modules for lesson in m.lessons]
+    )
+    rows = {
+        (row.kind, row.key): row
+        for row in db.session.scalars(
+            db.select(ContentTranslation).where(
+                ContentTranslation.locale == tag,
+                ContentTranslation.kind.in_(("course", "module", "lesson")),
+                ContentTranslation.key.in_(keys),
+            )
+        )
+    }
+
+    def lesson_in(lesson: LessonOutline) -> LessonOutline:
+        row = rows.get(("lesson", lesson.slug))
+        if row is None:
+            return lesson
+        done = Translated(row.status, row.reviewed_by, row.reviewed_on)
+        return replace(lesson, title=row.fields["title"], body_html=row.fields["body_html"], translated=done)
+
+    def module_in(module: ModuleOutline) -> ModuleOutline:
+        row = rows.get(("module", module.slug))
+        texts = {"title": row.fields["title"], "summary": row.fields["summary"]} if row else {}
+        return replace(module, **texts, lessons=tuple(lesson_in(lesson) for lesson in module.lessons), sections={})
+
+    course = rows.get(("course", outline.slug))
+    texts = {"title": course.fields["title"], "summary": course.fields["summary"]} if course else {}
+    return replace(outline, **texts, modules=tuple(module_in(module) for module in outline.modules), language=tag)
 
 
 def _outline(slug: str) -> CourseOutline | None:

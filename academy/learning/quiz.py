@@ -10,10 +10,11 @@ from flask_babel import ngettext
 from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 
+from academy.accounts.languages import current_tag
 from academy.accounts.models import User
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.learning import services
+from academy.learning import services, translations
 from academy.learning.models import Certificate, Module, Question, QuizAttempt
 from academy.learning.question_types import TYPES, TamperedAnswer
 
@@ -209,6 +210,9 @@ def paper_items(attempt: QuizAttempt) -> list[PaperItem]:
     """The attempt's questions in the order drawn, even those archived since."""
     ids = [entry["question_id"] for entry in attempt.paper]
     questions = {q.id: q for q in db.session.scalars(db.select(Question).where(Question.id.in_(ids)))}
+    # In the reader's language where the whole question has a current translation: texts change, ids do not, so
+    # an answer scores the same in every language.
+    questions = translations.localised_questions(questions, attempt.module.slug, current_tag())
     return [
         PaperItem(n, questions[entry["question_id"]], entry["shown"]) for n, entry in enumerate(attempt.paper, start=1)
     ]

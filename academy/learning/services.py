@@ -10,6 +10,7 @@ from sqlalchemy import BindParameter, bindparam, literal, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
+from academy.accounts.languages import current_tag
 from academy.accounts.models import User
 from academy.core.models import utcnow
 from academy.extensions import db
@@ -49,9 +50,10 @@ def load_course(slug: str) -> Course:
     return course
 
 
-def load_course_outline(slug: str) -> CourseOutline:
-    """A published course as its pages show it, kept by the process until the content changes (outlines.py), or 404."""
-    outline = course_outline(slug)
+def load_course_outline(slug: str, tag: str | None = None) -> CourseOutline:
+    """A published course as its pages show it, in the request's language (or `tag`) where it is translated, kept by
+    the process until the content changes (outlines.py), or 404."""
+    outline = course_outline(slug, tag or current_tag())
     if outline is None:
         abort(404)
     return outline

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from academy.core.content.files import ContentInvalid
+from academy.core.content.translation_sync import sync_translations
 from academy.core.models import utcnow
 from academy.extensions import db
 from academy.learning.content import load_content
 from academy.learning.models import ContentRelease, Course, Lesson, Module, Question, Track
+from academy.learning.translations import translated_rows
 from academy.learning.tree import ContentTree
 
 OUTCOMES = ("created", "updated", "archived", "unchanged")
@@ -51,6 +53,7 @@ def sync_content(folder: Path | str) -> SyncReport:
     sync.upsert("lessons", Lesson, lambda row: row.slug, _lesson_items(tree, modules))
     sync.upsert("questions", Question, lambda row: (row.module_id, row.slug), _question_items(tree, modules))
     sync.upsert("tracks", Track, lambda row: row.code, _track_items(tree))
+    sync.counts["translations"] = sync_translations(COURSE_KINDS, _translation_rows(tree))
     release = ContentRelease(
         tree_hash=sync.tree_hash(),
         detail={k: dict(v) for k, v in sync.counts.items()},
@@ -186,6 +189,21 @@ def _question_items(tree: ContentTree, modules: dict) -> list[_Item]:
             for question in module.questions
         ]
     return items
+
+
+COURSE_KINDS = ("course", "module", "lesson", "question", "coverage-course")
+
+
+def _translation_rows(tree: ContentTree) -> list[dict]:
+    lesson_courses = {
+        lesson.slug: course.slug for course in tree.courses for m in course.modules for lesson in m.lessons
+    }
+    courses = {course.slug: course for course in tree.courses}
+    return [
+        row
+        for translation in tree.translations
+        for row in translated_rows(courses[translation.course], translation, lesson_courses)
+    ]
 
 
 def _track_items(tree: ContentTree) -> list[_Item]:

@@ -69,6 +69,7 @@ class ContentTree:
     courses: list[CourseData] = field(default_factory=list)
     tracks: list[TrackData] = field(default_factory=list)
     errors: list[Problem] = field(default_factory=list)
+    translations: list = field(default_factory=list)  # learning.translations.CourseTranslation
 
     @property
     def modules(self) -> list[ModuleData]:

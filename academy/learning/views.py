@@ -5,12 +5,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import lazyload
 
+from academy.accounts.languages import current_tag
 from academy.accounts.models import Track
+from academy.core import locales
 from academy.core.content.sections import SECTIONS
 from academy.core.permissions import SIGNED_IN, allow
 from academy.extensions import db
 from academy.learning import outlines, services
-from academy.learning.models import Certificate, Enrolment
+from academy.learning.models import Certificate, Course, Enrolment, Module
 
 bp = Blueprint("learning", __name__)
 
@@ -18,6 +20,28 @@ bp = Blueprint("learning", __name__)
 @bp.app_template_filter("section_title")
 def section_title(reference: str) -> str:
     return SECTIONS.get(reference, "")
+
+
+@bp.app_template_filter("localised")
+def localised(item, field: str = "title") -> str:
+    """A course's or module's title or summary in the page's language where it has a current translation."""
+    english = getattr(item, field)
+    tag = current_tag()
+    if tag == locales.DEFAULT:
+        return english
+    module = None
+    slug: str | None
+    if isinstance(item, Course | outlines.CourseOutline):
+        slug = item.slug
+    else:  # a module
+        slug, module = (item.course.slug if isinstance(item, Module) else None), item.slug
+    outline = outlines.course_outline(slug, tag) if slug else None
+    if outline is None:
+        return english
+    if module is None:
+        return getattr(outline, field)
+    found = next((m for m in outline.modules if m.slug == module), None)
+    return getattr(found, field) if found is not None else english
 
 
 @bp.get("/learning")
@@ -110,7 +134,8 @@ def _enrol_first(course):
 @allow(SIGNED_IN)
 def lesson(slug, lesson_slug):
     """One lesson, rendered from the course files, with previous / next."""
-    course = services.load_course_outline(slug)
+    original = bool(request.args.get("original"))  # the English, asked for beside a translation
+    course = services.load_course_outline(slug, locales.DEFAULT if original else None)
     lesson = services.load_lesson(course, lesson_slug)
     place = services.place_in_course(current_user, course, lesson)
     if place is None:
@@ -122,6 +147,9 @@ def lesson(slug, lesson_slug):
         "learning/lesson.html",
         course=course,
         lesson=lesson,
+        translated=lesson.translated,
+        language=locales.LOCALES[current_tag()],
+        original=original,
         done=place.lesson_done,
         previous=lessons[index - 1] if index else None,
         next=lessons[index + 1] if index + 1 < len(lessons) else None,

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from flask import render_template
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from academy.core import locales
 from academy.tabletop import board, engine
 from academy.tabletop.hub import decision_entry, inject_title
 from academy.tabletop.scenario import Decision, Scenario
@@ -38,15 +40,20 @@ class Card:
         return self.decision is not None and self.answer is None and not self.closed and not self.ended
 
 
-def build_card(state: engine.SessionState, scenario: Scenario, inject_id: str, participant_id: int | None) -> Card:
-    """The card of a released inject (scripted or ad hoc), with this participant's answer if any."""
+def build_card(
+    state: engine.SessionState, scenario: Scenario, inject_id: str, participant_id: int | None, localised=None
+) -> Card:
+    """The card of a released inject (scripted or ad hoc), with this participant's answer if any; in the language of
+    `localised` (tabletop.translations.Localised) where the whole inject has a current translation."""
     release = state.releases[inject_id]
     inject = engine.inject_of(scenario, inject_id)
+    if inject is not None and localised:
+        inject = localised.apply(inject)
     adhoc = state.adhoc.get(inject_id, {})
     event = state.decisions.get((participant_id, inject_id)) if participant_id is not None else None
     return Card(
         inject_id=inject_id,
-        title=inject_title(state, scenario, inject_id),
+        title=inject.title if inject is not None and localised else inject_title(state, scenario, inject_id),
         body=inject.body if inject else adhoc.get("body", ""),
         phase=inject.phase if inject else "",
         how=release.how,
@@ -55,8 +62,13 @@ def build_card(state: engine.SessionState, scenario: Scenario, inject_id: str, p
         decision=_decision_of(inject, adhoc),
         closed=inject_id in state.closed,
         ended=state.status == engine.ENDED_STATUS,
-        answer=decision_entry(event.payload, state, scenario) if event else None,
+        answer=_answer(event.payload, state, scenario, localised) if event else None,
     )
+
+
+def _answer(payload: dict, state: engine.SessionState, scenario: Scenario, localised) -> dict:
+    entry = decision_entry(payload, state, scenario)
+    return localised.entry(scenario, entry) if localised else entry
 
 
 def _decision_of(inject, adhoc: dict) -> Decision | None:
@@ -68,11 +80,11 @@ def _decision_of(inject, adhoc: dict) -> Decision | None:
     return None
 
 
-def visible_cards(state: engine.SessionState, scenario: Scenario, participant_id: int) -> list[Card]:
+def visible_cards(state: engine.SessionState, scenario: Scenario, participant_id: int, localised=None) -> list[Card]:
     """Exactly the injects this participant may see, newest first."""
     role = state.roles.get(participant_id)
     return [
-        build_card(state, scenario, release.inject_id, participant_id)
+        build_card(state, scenario, release.inject_id, participant_id, localised)
         for release in reversed(state.releases.values())
         if engine.sees(release.audience, participant_id, role)
     ]
@@ -90,10 +102,13 @@ def card_renderer(app, session_id: int):
     except Exception:
         log.exception("the inject card template could not be loaded")
 
-    def render(state: engine.SessionState, scenario: Scenario, inject_id: str) -> str | None:
+    def render(state: engine.SessionState, scenario: Scenario, inject_id: str, tag: str = "en", localised=None):
         try:
-            with app.test_request_context(base_url=app.config.get("PUBLIC_URL") or None):
-                card = build_card(state, scenario, inject_id, None)
+            with (
+                app.test_request_context(base_url=app.config.get("PUBLIC_URL") or None),
+                force_locale(locales.LOCALES[tag].babel),
+            ):
+                card = build_card(state, scenario, inject_id, None, localised)
                 return render_template(
                     CARD_TEMPLATE, live=live, card=card, draft=None, viewer="participant", csrf=CSRF_MARK
                 )

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from academy.extensions import db
 from academy.tabletop import engine
@@ -52,12 +53,17 @@ def decision_entry(payload: dict, state: engine.SessionState, scenario: Scenario
 
 @dataclass
 class Item:
-    """One event as every stream of this process sends it: folded once, serialised once per kind of viewer."""
+    """One event as every stream of this process sends it: folded once, serialised once per kind of viewer (and, for
+    an inject's card, once per language that participants here read)."""
 
     id: int
     audience: dict
     for_trainer: str
-    for_participant: str
+    for_participant: dict[str, str]  # language tag → wire; ANY_LANGUAGE when the event says the same in all
+    carded: dict | None = None  # what a participant's wire (a card, a role log entry) is made of, per language
+
+
+ANY_LANGUAGE = "*"
 
 
 class SessionHub:
@@ -69,7 +75,10 @@ class SessionHub:
 
     def __init__(self, session_id: int, scenario: Scenario, card_urls: dict[str, str], render_card=None):
         self.session_id, self.scenario, self.card_urls = session_id, scenario, card_urls
-        self.render_card = render_card  # (state, scenario, inject id) -> the participants' card HTML, or None
+        self.render_card = (
+            render_card  # (state, scenario, inject id, tag, localised) -> participants' card HTML or None
+        )
+        self.languages: dict[str, Any] = {"en": None}  # tag → its Localised text, for each language read here
         self.state = engine.SessionState()
         self.items: list[Item] = []
         self.last = 0  # the number of the newest event folded: every event up to it is in `items`
@@ -146,16 +155,51 @@ class SessionHub:
         elif event["kind"] in (engine.RELEASED, engine.CLOSED):
             data["title"] = inject_title(self.state, self.scenario, inject_id)
         carded = bool(inject_id) and event["kind"] in (engine.RELEASED, engine.CLOSED)
-        wires = {}
-        for viewer, url in self.card_urls.items():
-            extra = {}
-            if carded:
-                extra["card_url"] = url.replace(CARD_INJECT_TOKEN, inject_id)
-                if viewer == "participant" and self.render_card is not None:
-                    # Rendered once here, not fetched by each of hundreds of pages as the event reaches them.
-                    extra["card_html"] = self.render_card(self.state, self.scenario, inject_id)
-            wires[viewer] = wire({**data, **extra})
-        return Item(event["id"], event["audience"], wires["trainer"], wires["participant"])
+        if not carded and event["kind"] != engine.DECIDED:  # says the same in every language
+            text = wire(data)
+            return Item(event["id"], event["audience"], text, {ANY_LANGUAGE: text})
+        if carded:
+            urls = {viewer: url.replace(CARD_INJECT_TOKEN, inject_id) for viewer, url in self.card_urls.items()}
+            trainer = wire({**data, "card_url": urls["trainer"]})
+            data = {**data, "card_url": urls["participant"]}
+        else:
+            trainer = wire(data)
+        item = Item(event["id"], event["audience"], trainer, {}, data)
+        for tag in self.languages:
+            item.for_participant[tag] = self._participant_wire(item, tag)
+        return item
+
+    def _participant_wire(self, item: Item, tag: str) -> str:
+        """A carded event (or a decision for the role log) for participants reading `tag`: its card rendered once
+        here, not fetched by each of hundreds of pages as the event reaches them (holding the lock)."""
+        data = dict(item.carded or {})
+        localised = self.languages.get(tag)
+        inject_id = data["payload"]["inject_id"]
+        if data["kind"] == engine.DECIDED:  # the role log's entry: the inject's title and the option's text
+            if localised is not None:
+                data["entry"] = localised.entry(self.scenario, data["entry"])
+            return wire(data)
+        if localised is not None:
+            data["title"] = localised.title_of(self.scenario, inject_id, data.get("title", ""))
+        if self.render_card is not None:
+            data["card_html"] = self.render_card(self.state, self.scenario, inject_id, tag, localised)
+        return wire(data)
+
+    def speak(self, tag: str, localised) -> None:
+        """Participants here read `tag` (with its Localised text): cards are rendered in it from now on."""
+        with self.lock:
+            if tag not in self.languages:
+                self.languages[tag] = localised
+
+    def participant_wire(self, item: Item, tag: str) -> str:
+        """The event as a participant reading `tag` receives it."""
+        found = item.for_participant.get(ANY_LANGUAGE) or item.for_participant.get(tag)
+        if found is None:
+            with self.lock:  # a language that came after the event: rendered once, then kept
+                found = item.for_participant.get(tag)
+                if found is None:
+                    found = item.for_participant[tag] = self._participant_wire(item, tag)
+        return found
 
 
 class Hubs:

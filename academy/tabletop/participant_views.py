@@ -7,12 +7,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from academy.accounts.languages import current_tag
 from academy.core.content.markdown import render_lesson
 from academy.core.errors import wants_json
 from academy.core.models import utcnow
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db, limiter
 from academy.tabletop import engine, services
+from academy.tabletop import translations as scenario_translations
 from academy.tabletop.cards import build_card, visible_cards
 from academy.tabletop.forms import DecisionForm, GuestForm, JoinCodeForm, JoinForm
 from academy.tabletop.hub import decision_entry
@@ -141,8 +143,10 @@ def _play_page(live, participant, drafts=None, error=None, status=200):
     rows = services.events_of(live)
     state = engine.fold([row.as_engine_event() for row in rows], scenario)
     role_code = state.roles.get(participant.id)
+    localised = scenario_translations.localised(scenario.slug, current_tag())
+    role = next((role for role in scenario.roles if role.code == role_code), None)
     role_log = [
-        decision_entry(row.payload, state, scenario)
+        localised.entry(scenario, decision_entry(row.payload, state, scenario))
         for row in reversed(rows)
         if row.kind == engine.DECIDED and engine.sees(row.audience, participant.id, role_code)
     ]
@@ -152,8 +156,10 @@ def _play_page(live, participant, drafts=None, error=None, status=200):
         participant=participant,
         scenario=scenario,
         state=state,
-        role=next((role for role in scenario.roles if role.code == role_code), None),
-        cards=visible_cards(state, scenario, participant.id),
+        role=role,
+        role_text=localised.role(role.code, role.title, role.brief) if role else None,
+        localised=localised,
+        cards=visible_cards(state, scenario, participant.id, localised),
         role_log=role_log,
         drafts=drafts or {},
         error=error,
@@ -182,7 +188,8 @@ def inject_card(session_id, inject_id):
         participant is not None and not engine.sees(release.audience, participant.id, state.roles.get(participant.id))
     ):
         abort(404)
-    card = build_card(state, scenario, inject_id, participant.id if participant else None)
+    localised = scenario_translations.localised(scenario.slug, current_tag()) if participant else None
+    card = build_card(state, scenario, inject_id, participant.id if participant else None, localised)
     return render_template(
         "tabletop/_inject.html", live=live, card=card, draft=None, viewer="participant" if participant else "trainer"
     )
@@ -218,8 +225,9 @@ def decide(session_id):
 
 def _answered(live, participant, inject_id, message, status, category):
     if wants_json():
-        state = services.state_of(live)
-        card = build_card(state, services.scenario_of(live), inject_id, participant.id)
+        state, scenario = services.state_of(live), services.scenario_of(live)
+        localised = scenario_translations.localised(scenario.slug, current_tag())
+        card = build_card(state, scenario, inject_id, participant.id, localised)
         html = render_template("tabletop/_inject.html", live=live, card=card, draft=None, viewer="participant")
         return jsonify(ok=status == 200, message=message, card_html=html), status
     flash(message, category)

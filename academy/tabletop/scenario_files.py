@@ -22,8 +22,8 @@ def load_scenarios(folder: Path | str, module_slugs: Collection[str] | None) -> 
         problems.add(folder.name, 1, "the scenario folder does not exist")
         return scenarios, problems.sorted()
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.name == "README.md":
-            continue
+        if path.name.startswith(".") or path.name == "README.md" or (path.name == "translations" and path.is_dir()):
+            continue  # translations/: read by tabletop/translations.py
         display = path.relative_to(folder.parent).as_posix()
         if not (path.is_file() and path.suffix == ".yml"):
             problems.add(display, 1, "unexpected file: scenarios are <scenario-slug>.yml")

@@ -16,9 +16,11 @@ from flask_babel import _
 from flask_login import current_user
 from werkzeug.exceptions import TooManyRequests
 
+from academy.accounts.languages import current_tag
 from academy.core.permissions import PUBLIC, allow
 from academy.extensions import db
 from academy.tabletop import services
+from academy.tabletop import translations as scenario_translations
 from academy.tabletop.broker import broker
 from academy.tabletop.cards import card_renderer
 from academy.tabletop.hub import CARD_INJECT_TOKEN, Item, SessionHub, hubs
@@ -146,7 +148,10 @@ def stream(session_id):
         ) from None
     end = _ender(live.id, viewer, address, inbox)
     hub = hubs.find(live) or hubs.get(live, services.scenario_of(live), card_urls, card_renderer(app, live.id))
+    tag = current_tag()
     try:
+        if participant is not None and tag not in hub.languages:
+            hub.speak(tag, scenario_translations.localised(hub.scenario.slug, tag))
         hub.refresh(force=True)
     except Exception:
         end()
@@ -160,7 +165,7 @@ def stream(session_id):
     once = app.testing and request.args.get("once") == "1"
     keepalive = app.config.get("TABLETOP_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS)
     response = Response(
-        _events(app, hub, inbox, viewer_id, first, cursor, once, keepalive, end), mimetype="text/event-stream"
+        _events(app, hub, tag, inbox, viewer_id, first, cursor, once, keepalive, end), mimetype="text/event-stream"
     )
     response.call_on_close(end)
     response.headers["Cache-Control"] = "no-cache"
@@ -189,6 +194,7 @@ def _ender(session_id: int, viewer: tuple, address: str, inbox):
 def _events(
     app,
     hub: SessionHub,
+    tag: str,
     inbox,
     viewer_id: int | None,
     first: list[Item],
@@ -198,7 +204,9 @@ def _events(
     end,
 ):
     # A plain generator: the request and its database session are gone by the time it runs.
-    pick = (lambda item: item.for_trainer) if viewer_id is None else (lambda item: item.for_participant)
+    def pick(item: Item) -> str:
+        return item.for_trainer if viewer_id is None else hub.participant_wire(item, tag)
+
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         for item in first:

@@ -10,7 +10,7 @@ import pytest
 
 from academy.extensions import db
 from tests import factories
-from tests.conftest import Cast, bind_process_state, restore, rolled_back, sync_fixture_course
+from tests.conftest import Kept, bind_process_state, keep, restore, rolled_back, sync_fixture_course
 from tests.route_rows import (
     ADMIN_200,
     ANON_ONLY,
@@ -26,6 +26,9 @@ from tests.route_rows import (
 EXPECTATIONS = {
     ("core.index", "GET"): (lambda w: "/", ANON_ONLY),
     ("core.healthz", "GET"): (lambda w: "/healthz", EVERYONE_200),
+    ("core.languages", "GET"): (lambda w: "/languages", EVERYONE_200),
+    ("accounts.choose_language", "POST"): (lambda w: "/account/language", REDIRECT_ALL),
+    ("api.list_locales", "GET"): (lambda w: "/api/v1/locales", EVERYONE_200),
     ("api-docs.openapi_json", "GET"): (lambda w: "/api/v1/openapi.json", EVERYONE_200),
     ("accounts.login", "GET"): (lambda w: "/account/login", ANON_ONLY),
     ("accounts.login", "POST"): (lambda w: "/account/login", EVERYONE_200),
@@ -91,13 +94,14 @@ def cast(session_app, tmp_path_factory):
     route and each test adds goes into SAVEPOINTs of this module's transaction, rolled back at their end."""
     restore(session_app)
     bind_process_state(session_app)
+    keep(session_app)  # no data kept by the tests before: this module's goes in a transaction of its own
     with rolled_back(session_app):
         with session_app.app_context():
             world = factories.make_world()
             course = sync_fixture_course(tmp_path_factory.mktemp("matrix"))
             token = factories.issue_token(world.learner, "matrix")[0]
             db.session.commit()
-            made = Cast(**vars(world), course=course)
+            made = Kept(SimpleNamespace(**vars(world), course=course))
             learner_token_id = token.id
         yield made, learner_token_id
 

@@ -294,3 +294,20 @@ def test_openapi_document_describes_the_certificate_endpoint(client):
     assert "security" not in operation
     schema = spec["components"]["schemas"]["Certificate"]
     assert {"code", "valid", "holder_name", "revoked_reason"} <= set(schema["properties"])
+
+
+@pytest.mark.parametrize(("tag", "name"), [("sr-Cyrl", "Ђорђе Ћирић-Љубојевић"), ("mk", "Ѓорѓи Ќостовски"),
+                                         ("sq", "Ëndërita Çelaj"), ("cnr", "Šćepan Đukanović")])
+def test_a_certificate_prints_the_holders_script_and_the_english_with_embedded_fonts(app, course, tag, name):
+    holder = factories.make_user(name=name)
+    certificate = issue_certificate(holder, course)
+    db.session.commit()
+    data = certificates.certificate_pdf(certificate, "https://academy.example/verify/X", tag=tag)
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert holder.name in text  # what was written, read back from the PDF
+    assert "Certificate of completion" in text  # the English beneath
+    fonts = [font.get_object() for page in reader.pages for font in page["/Resources"]["/Font"].values()]
+    assert fonts and all("/FontFile2" in font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+                         for font in fonts if "/DescendantFonts" in font)  # embedded, not taken from the machine
+    assert {"/DescendantFonts" in font for font in fonts} == {True}
