@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import get_translations
+from flask_babel import format_date, get_translations
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -168,9 +168,11 @@ def _register_cli(app: Flask) -> None:
     from academy.content_cli import content  # imports the learning and tabletop models (create_all, migrations)
     from academy.core import backup
     from academy.institutions.cli import demo
+    from academy.translation_cli import translations
 
     app.cli.add_command(create_admin)
     app.cli.add_command(demo)
+    content.add_command(translations)  # flask content translations …
     app.cli.add_command(content)
     backup.init_app(app)  # flask backup FILE / flask restore FILE
 
@@ -182,6 +184,7 @@ def _register_template_helpers(app: Flask) -> None:
     from academy.core.forms import csrf_token
     from academy.core.layout import layout_part
     from academy.core.pdf import FONT_FACES
+    from academy.core.text import moment
     from academy.core.urls import absolute_url, template_url_for
     from academy.institutions import permissions as institution_permissions
 
@@ -199,6 +202,9 @@ def _register_template_helpers(app: Flask) -> None:
     )
     # Flask-WTF hands templates its own csrf_token in their context, which a global cannot override.
     app.context_processor(lambda: {"csrf_token": csrf_token})
+    # Days and moments as the page's language writes them (Babel): "7 dhjetor 2026", "7. 12. 2026. 19:36".
+    app.jinja_env.filters["day"] = lambda value: format_date(value, "medium") if value else ""
+    app.jinja_env.filters["moment"] = moment
     app.after_request(say_the_language)
     _install_page_translations(app)
 

@@ -97,6 +97,23 @@ def _counts(counts, outcomes) -> str:
     return ", ".join(f"{counts[outcome]} {outcome}" for outcome in outcomes)
 
 
+def translation_notes(found) -> list[str]:
+    """One line per translation file that is not complete and current: what `content check` reports besides errors."""
+    lines = []
+    for translation in found:
+        checked = translation.checked
+        if getattr(translation, "derived_from", None):
+            continue
+        name = getattr(translation, "course", None) or getattr(translation, "scenario", "")
+        if checked.stale or checked.missing:
+            lines.append(
+                f"{checked.file.display}: {translation.tag} {name}: {checked.translated}/{checked.segments} segments "
+                f"current, {len(checked.stale)} stale, {checked.missing - len(checked.stale)} missing"
+                + (" (draft)" if checked.file.status == "draft" else "")
+            )
+    return lines
+
+
 @content.command("check")
 @courses_option
 @exercises_option
@@ -139,9 +156,3 @@ def sync(courses, exercises):
     click.echo(f"Release {report.release.id} ({report.release.tree_hash[:12]}): {totals}")
     if scenario_counts is not None:
         click.echo(f"{'scenarios':<10} " + _counts(scenario_counts, SCENARIO_OUTCOMES))
-
-
-# The translations commands (translation_cli.py) hang on this group.
-from academy.translation_cli import translation_notes, translations  # noqa: E402
-
-content.add_command(translations)

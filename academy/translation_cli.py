@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from academy.content_cli import _check, _echo_errors
 from academy.core import locales
 from academy.core.content.files import Problems
 from academy.core.content.translations import (
@@ -26,23 +27,6 @@ from academy.core.content.translations import (
 )
 from academy.learning import translations as course_translations
 from academy.tabletop import translations as scenario_translations
-
-
-def translation_notes(found) -> list[str]:
-    """One line per translation file that is not complete and current: what `content check` reports besides errors."""
-    lines = []
-    for translation in found:
-        checked = translation.checked
-        if getattr(translation, "derived_from", None):
-            continue
-        name = getattr(translation, "course", None) or getattr(translation, "scenario", "")
-        if checked.stale or checked.missing:
-            lines.append(
-                f"{checked.file.display}: {translation.tag} {name}: {checked.translated}/{checked.segments} segments "
-                f"current, {len(checked.stale)} stale, {checked.missing - len(checked.stale)} missing"
-                + (" (draft)" if checked.file.status == "draft" else "")
-            )
-    return lines
 
 
 @click.group("translations", invoke_without_command=True)
@@ -78,8 +62,6 @@ def coverage(checked) -> dict[tuple[str, str], float]:
 
 
 def _checked():
-    from academy.content_cli import _check, _echo_errors
-
     checked = _check(None, None)
     if checked.errors:
         _echo_errors(checked.errors)

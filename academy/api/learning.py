@@ -39,7 +39,7 @@ def list_courses(query):
         modules = [
             {
                 "slug": m.slug,
-                "title": m.title,
+                "title": services.localised(m),
                 "lessons": len(services.live_lessons(m)),
                 "questions": question_counts.get(m.id, 0),
                 "questions_per_attempt": m.questions_per_attempt,
@@ -51,8 +51,8 @@ def list_courses(query):
         result.append(
             {
                 "slug": course.slug,
-                "title": course.title,
-                "summary": course.summary,
+                "title": services.localised(course),
+                "summary": services.localised(course, "summary"),
                 "tracks": course.tracks,
                 "modules": modules,
                 "lessons": sum(m["lessons"] for m in modules),

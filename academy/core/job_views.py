@@ -10,6 +10,7 @@ from flask_login import current_user
 from academy.core.background import DONE, FAILED, KINDS, BackgroundJob, load_job, retention_days
 from academy.core.models import utcnow
 from academy.core.permissions import SIGNED_IN, allow
+from academy.core.text import moment
 from academy.core.views import bp
 from academy.extensions import db
 
@@ -58,7 +59,7 @@ def describe(job: BackgroundJob, state: str, waited: float) -> str:
     if state == "expired":
         return _("This file was deleted after %(days)d days. Prepare it again.", days=retention_days())
     if job.filename:
-        return _("Ready: the file is kept until %(date)s (UTC).", date=job.expires_at.strftime("%Y-%m-%d %H:%M"))
+        return _("Ready: the file is kept until %(date)s (UTC).", date=moment(job.expires_at))
     return _("Done.")
 
 

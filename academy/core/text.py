@@ -55,3 +55,10 @@ class TextConverter(UnicodeConverter):
     def __init__(self, map, *args, **kwargs):
         super().__init__(map, *args, **kwargs)
         self.regex = self.regex.replace("[^/]", r"[^/\x00-\x1f\x7f]", 1)
+
+
+def moment(value) -> str:
+    """A moment as the page's language writes it, day and time (the templates' "moment" filter)."""
+    from flask_babel import format_date, format_time
+
+    return f"{format_date(value, 'medium')} {format_time(value, 'short')}"

@@ -1,6 +1,7 @@
 """Certificate pages: the holder's PDF, the public verification page and the admins' register."""
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -101,7 +102,7 @@ def revoke_certificate(code):
             _(
                 "Certificate %(code)s was already revoked on %(date)s; that revocation stands.",
                 code=certificate.code,
-                date=certificate.revoked_at.strftime("%Y-%m-%d"),
+                date=format_date(certificate.revoked_at, "medium"),
             ),
             "info",
         )

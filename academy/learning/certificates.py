@@ -127,9 +127,11 @@ def qr_svg(url: str) -> Markup:
 
 def certificate_pdf(certificate: Certificate, verify_url: str | None = None, tag: str | None = None) -> bytes:
     """The certificate as a one-page A4 landscape PDF, built without any network access: in the holder's language
-    (`tag`; the request's by default) with the English beneath each line, or in English alone."""
+    (`tag`; else the one the holder chose, else the request's) with the English beneath each line, or in English
+    alone."""
     verify_url = verify_url or verification_url(certificate)
-    tag = tag or current_tag()
+    holder = db.session.get(User, certificate.user_id)
+    tag = tag or (holder.locale if holder is not None and locales.get(holder.locale) else None) or current_tag()
     translated = translations.one("course", certificate.course.slug, tag) if certificate.course else None
     with force_locale(locales.LOCALES[tag].babel):
         html = render_template(

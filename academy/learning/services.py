@@ -12,6 +12,7 @@ from sqlalchemy.orm import lazyload
 
 from academy.accounts.languages import current_tag
 from academy.accounts.models import User
+from academy.core import locales
 from academy.core.models import utcnow
 from academy.extensions import db
 from academy.learning.certificates import issue_certificate
@@ -48,6 +49,21 @@ def load_course(slug: str) -> Course:
     if course is None or not course.published or course.is_archived:
         abort(404)
     return course
+
+
+def localised(item: Course | Module | CourseOutline, field: str = "title", tag: str | None = None) -> str:
+    """A course's or module's title or summary in the request's language (or `tag`) where it has a current
+    translation, else as written."""
+    english = getattr(item, field)
+    tag = tag or current_tag()
+    if tag == locales.DEFAULT:
+        return english
+    if isinstance(item, Course | CourseOutline):
+        outline = course_outline(item.slug, tag)
+        return getattr(outline, field) if outline is not None else english
+    outline = course_outline(item.course.slug, tag) if isinstance(item, Module) else None
+    found = next((m for m in outline.modules if m.slug == item.slug), None) if outline is not None else None
+    return getattr(found, field) if found is not None else english
 
 
 def load_course_outline(slug: str, tag: str | None = None) -> CourseOutline:

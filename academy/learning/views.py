@@ -12,7 +12,7 @@ from academy.core.content.sections import SECTIONS
 from academy.core.permissions import SIGNED_IN, allow
 from academy.extensions import db
 from academy.learning import outlines, services
-from academy.learning.models import Certificate, Course, Enrolment, Module
+from academy.learning.models import Certificate, Enrolment
 
 bp = Blueprint("learning", __name__)
 
@@ -24,24 +24,7 @@ def section_title(reference: str) -> str:
 
 @bp.app_template_filter("localised")
 def localised(item, field: str = "title") -> str:
-    """A course's or module's title or summary in the page's language where it has a current translation."""
-    english = getattr(item, field)
-    tag = current_tag()
-    if tag == locales.DEFAULT:
-        return english
-    module = None
-    slug: str | None
-    if isinstance(item, Course | outlines.CourseOutline):
-        slug = item.slug
-    else:  # a module
-        slug, module = (item.course.slug if isinstance(item, Module) else None), item.slug
-    outline = outlines.course_outline(slug, tag) if slug else None
-    if outline is None:
-        return english
-    if module is None:
-        return getattr(outline, field)
-    found = next((m for m in outline.modules if m.slug == module), None)
-    return getattr(found, field) if found is not None else english
+    return services.localised(item, field)
 
 
 @bp.get("/learning")

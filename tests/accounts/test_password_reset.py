@@ -170,3 +170,17 @@ def test_resetting_the_password_revokes_personal_tokens(client, world):
     assert b"personal API tokens revoked" in response.data
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).status_code == 401
     assert db.session.scalar(db.select(ApiToken)).revoked_at is not None
+
+
+def test_the_reset_mail_is_written_in_the_language_the_person_chose(client, world, caplog):
+    world.learner.locale = "mk"
+    db.session.commit()
+    caplog.set_level(logging.INFO)
+    client.post("/account/reset", data={"email": "learner@a.org"}, headers={"Accept-Language": "en"})
+    mail = "\n".join(record.getMessage() for record in caplog.records)
+    from flask_babel import force_locale, gettext
+
+    with force_locale("mk"):
+        subject = gettext("Reset your academy password")
+    assert subject != "Reset your academy password"
+    assert subject in mail  # Macedonian, whatever language the form was sent in

@@ -186,3 +186,22 @@ def test_the_locales_api_lists_every_locale_with_its_shares(app, runner, content
     assert found["en"]["ui"] == 1.0 and found["mk"]["name"] == "Македонски"
     assert 0 < found["sq"]["courses"][COURSE] < 1  # the lessons, not the questions
     assert found["hr"]["courses"] == {}
+
+
+def test_the_api_answers_in_the_callers_language_and_says_which(app, runner, content, client, world):
+    folders(app, content)
+    export(runner, content)
+    fill(content, lesson_units)
+    sync_content(content.folder)
+    db.session.commit()
+    from tests import factories
+
+    raw = factories.issue_token(world.learner, "languages")[1]
+    for language, title in (("sq", "SQ An introduction"), ("hr", "An introduction"), (None, "An introduction")):
+        headers = {"Authorization": f"Bearer {raw}", **({"Accept-Language": language} if language else {})}
+        response = client.get("/api/v1/courses", headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Content-Language"] == (language or "en")
+        [course] = response.get_json()
+        assert course["title"] == title
+        assert course["modules"][0]["title"] == ("SQ The first module" if language == "sq" else "The first module")
