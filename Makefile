@@ -78,14 +78,16 @@ run: setup
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 # The whole suite twice: on PostgreSQL 15 with Redis, then on SQLite without the tests that need those servers (markers
-# multiworker and postgresql); the second run happens even if the first fails. Each run spreads the test files over one
-# process per core (pytest-xdist; tests/conftest.py gives each its own database); PYTEST_WORKERS=0 runs in one.
+# multiworker and postgresql); the second run happens even if the first fails. Each run spreads the test files over
+# PYTEST_WORKERS processes (pytest-xdist; tests/conftest.py gives each its own database): four on two cores, since many
+# tests wait for servers, browsers and clocks rather than compute; PYTEST_WORKERS=0 runs in one.
 SQLITE_MARKERS := not multiworker and not postgresql
-PYTEST_WORKERS ?= auto
+PYTEST_WORKERS ?= 4
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
+# Compiled modules are kept between the runs and the processes they start (a machine may set PYTHONDONTWRITEBYTECODE).
 test: install-test
-	@status=0; start=$$(date +%s); \
+	@unset PYTHONDONTWRITEBYTECODE; status=0; start=$$(date +%s); \
 	echo "== run 1/2: PostgreSQL 15 + Redis (scripts/ci-services), the whole suite =="; \
 	bash scripts/ci-services $(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS) || status=1; \
 	middle=$$(date +%s); \

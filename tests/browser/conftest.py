@@ -4,7 +4,7 @@ import threading
 import time
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from academy import create_app
 from academy.extensions import db
@@ -51,10 +51,30 @@ def live_app(tmp_path, request):
         db.engine.dispose()
 
 
+class ClosingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's development server leaves a response's file open when the browser drops the connection while it is
+    sent (a page closed while its icon font loads): reading what is left of the request raises before the file is
+    closed. This closes it, as a production server does."""
+
+    def connection_dropped(self, error, environ=None):
+        response = (environ or {}).pop("tests.response", None)
+        if response is not None and hasattr(response, "close"):
+            response.close()
+
+
+def keeping_the_response(app):
+    def serve(environ, start_response):
+        response = environ["tests.response"] = app(environ, start_response)
+        return response
+
+    return serve
+
+
 @pytest.fixture
 def live_server(live_app):
     before = set(threading.enumerate())
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    server = make_server("127.0.0.1", 0, keeping_the_response(live_app), threaded=True,
+                         request_handler=ClosingRequestHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
