@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import format_date, get_translations
+from flask_babel import format_date, format_decimal, get_translations
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -181,6 +181,7 @@ def _register_template_helpers(app: Flask) -> None:
     from academy.accounts.languages import html_lang, language_switcher, say_the_language
     from academy.accounts.models import Role
     from academy.accounts.navigation import navigation
+    from academy.core import locales
     from academy.core.forms import csrf_token
     from academy.core.layout import layout_part
     from academy.core.pdf import FONT_FACES
@@ -195,6 +196,7 @@ def _register_template_helpers(app: Flask) -> None:
         layout_part=layout_part,
         navigation=navigation,
         html_lang=html_lang,
+        languages=locales.LOCALES,
         pdf_font_faces=Markup(FONT_FACES),  # the PDFs' own embedded fonts (academy/core/pdf.py)
         language_switcher=language_switcher,
         can_view_staff=institution_permissions.can_view_staff,
@@ -205,6 +207,7 @@ def _register_template_helpers(app: Flask) -> None:
     # Days and moments as the page's language writes them (Babel): "7 dhjetor 2026", "7. 12. 2026. 19:36".
     app.jinja_env.filters["day"] = lambda value: format_date(value, "medium") if value else ""
     app.jinja_env.filters["moment"] = moment
+    app.jinja_env.filters["decimal"] = lambda value, pattern="#,##0.###": format_decimal(value, format=pattern)
     app.after_request(say_the_language)
     _install_page_translations(app)
 

@@ -179,8 +179,9 @@ def one(kind: str, key: str, tag: str) -> ContentTranslation | None:
 class LocalisedQuestion:
     """A question as a reader of another language sees it: translated texts, the same ids, flags and sections."""
 
-    def __init__(self, question, fields: dict):
+    def __init__(self, question, fields: dict, is_draft: bool = True):
         self._question = question
+        self.is_draft = is_draft
         self.prompt, self.explanation = fields["prompt"], fields["explanation"]
         self.hint = fields.get("hint") if question.hint else None
         texts = fields.get("texts", {})
@@ -210,7 +211,9 @@ def localised_questions(questions: dict, module_slug: str, tag: str) -> dict:
     if not rows:
         return questions
     return {
-        key: LocalisedQuestion(question, rows[f"{module_slug}/{question.slug}"].fields)
+        key: LocalisedQuestion(
+            question, rows[f"{module_slug}/{question.slug}"].fields, rows[f"{module_slug}/{question.slug}"].is_draft
+        )
         if f"{module_slug}/{question.slug}" in rows
         else question
         for key, question in questions.items()

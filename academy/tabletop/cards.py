@@ -34,6 +34,7 @@ class Card:
     closed: bool
     ended: bool
     answer: dict | None = None
+    english_only: bool = False  # shown in English to a reader of another language, for want of a current translation
 
     @property
     def answerable(self) -> bool:
@@ -47,8 +48,9 @@ def build_card(
     `localised` (tabletop.translations.Localised) where the whole inject has a current translation."""
     release = state.releases[inject_id]
     inject = engine.inject_of(scenario, inject_id)
-    if inject is not None and localised:
-        inject = localised.apply(inject)
+    english_only = localised is not None and localised.tag_wanted != locales.DEFAULT
+    if inject is not None and localised and localised.has_inject(inject):
+        inject, english_only = localised.apply(inject), False
     adhoc = state.adhoc.get(inject_id, {})
     event = state.decisions.get((participant_id, inject_id)) if participant_id is not None else None
     return Card(
@@ -63,6 +65,7 @@ def build_card(
         closed=inject_id in state.closed,
         ended=state.status == engine.ENDED_STATUS,
         answer=_answer(event.payload, state, scenario, localised) if event else None,
+        english_only=english_only,
     )
 
 

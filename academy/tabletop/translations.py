@@ -111,7 +111,8 @@ def translated_rows(translations: list[ScenarioTranslation]) -> list[dict]:
 class Localised:
     """A scenario's text in one language: what has a current translation, else the English."""
 
-    def __init__(self, row: ContentTranslation | None):
+    def __init__(self, row: ContentTranslation | None, tag_wanted: str = locales.DEFAULT):
+        self.tag_wanted = tag_wanted  # the reader's language, which may have no translation at all
         self.segments: dict[str, str] = row.fields.get("segments", {}) if row is not None else {}
         self.is_draft = row is not None and row.is_draft
         self.tag = row.locale if row is not None else locales.DEFAULT
@@ -205,4 +206,4 @@ def localised(scenario_slug: str, tag: str) -> Localised:
             ContentTranslation.kind == KIND, ContentTranslation.key == scenario_slug, ContentTranslation.locale == tag
         )
     )
-    return Localised(row)
+    return Localised(row, tag)

@@ -205,3 +205,20 @@ def test_the_api_answers_in_the_callers_language_and_says_which(app, runner, con
         [course] = response.get_json()
         assert course["title"] == title
         assert course["modules"][0]["title"] == ("SQ The first module" if language == "sq" else "The first module")
+
+
+def test_a_quiz_says_which_questions_are_still_in_english(app, runner, content, client, auth, world):
+    folders(app, content)
+    export(runner, content)
+    fill(content, lesson_units)  # the lessons, not the questions
+    sync_content(content.folder)
+    db.session.commit()
+    from academy.learning import services
+
+    services.enrol(world.learner, db.session.scalar(db.select(Course).where(Course.slug == COURSE)))
+    db.session.commit()
+    auth.as_user(world.learner)
+    started = client.post(f"/courses/{COURSE}/modules/first-module/quiz/start", headers={"Accept-Language": "sq"})
+    page = client.get(started.headers["Location"], headers={"Accept-Language": "sq"})
+    assert '<html lang="sq">' in page.text and "/languages" in page.text
+    assert page.text.count('lang="en">') >= 8  # each question, in English, says so

@@ -71,3 +71,16 @@ def test_an_inject_translated_in_part_is_shown_in_english_whole(tmp_path, client
     assert "Online banking portal unreachable" in card and "SQ Online" not in card
     page = client.get(f"/exercises/play/{live.session.id}", headers={"Accept-Language": "sq"})
     assert "SQ You run the technical picture." in page.text  # the brief is translated whole
+
+
+def test_a_reader_of_an_untranslated_language_is_told_and_the_cards_are_marked_english(client, auth, world, live):
+    run(live, world.trainer, minutes=0)
+    auth.as_user(live.cert.user)
+    page = client.get(f"/exercises/play/{live.session.id}", headers={"Accept-Language": "hr"})
+    assert '<html lang="hr">' in page.text
+    assert "Hrvatski" in page.text and "/languages" in page.text  # the note names the language and links
+    assert 'data-inject-id="alert-bank-portal"' in page.text
+    card = page.text.split('data-inject-id="alert-bank-portal"', 1)[1].split(">", 1)[0]
+    assert 'lang="en"' in card  # read as English by screen readers
+    english = client.get(f"/exercises/play/{live.session.id}", headers={"Accept-Language": "en"})
+    assert 'lang="en" aria-labelledby' not in english.text.split('data-inject-id="alert-bank-portal"', 1)[1][:200]
