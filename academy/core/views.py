@@ -40,9 +40,15 @@ def healthz():
 def languages():
     """The academy's languages and how much of the interface, each course and each scenario each one has."""
     from academy.core import locales
-    from academy.core.content.coverage import content_shares, ui_share
+    from academy.core.content.coverage import content_shares, content_titles, ui_share
 
-    return render_template("core/languages.html", locales=locales.LOCALES, shares=content_shares(), ui_share=ui_share)
+    return render_template(
+        "core/languages.html",
+        locales=locales.LOCALES,
+        shares=content_shares(),
+        titles=content_titles(),
+        ui_share=ui_share,
+    )
 
 
 # Background jobs' pages and files are on this blueprint too: create_app registers it whole.

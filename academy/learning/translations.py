@@ -144,7 +144,8 @@ def translated_rows(course: CourseData, translation: CourseTranslation, lesson_c
             rows.append(("question", f"{module.slug}/{question.slug}", fields))
     counted = [segment for segment in course_segments(course) if segment.unit.startswith(("lesson/", "question/"))]
     share = sum((segment.context, segment.source) in text for segment in counted) / max(len(counted), 1)
-    rows.append(("coverage-course", course.slug, {"share": round(share, 4), "segments": len(counted)}))
+    title = text.get(("course/title", course.title), course.title)
+    rows.append(("coverage-course", course.slug, {"share": round(share, 4), "segments": len(counted), "title": title}))
     file: TranslationFile = translation.checked.file
     return [
         {

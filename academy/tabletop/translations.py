@@ -99,6 +99,10 @@ def translated_rows(translations: list[ScenarioTranslation]) -> list[dict]:
             "fields": {
                 "share": round(translation.checked.translated / max(translation.checked.segments, 1), 4),
                 "segments": translation.checked.segments,
+                "title": next(
+                    (text for (context, _), text in translation.checked.current.items() if context == "scenario/title"),
+                    translation.scenario,
+                ),
             },
             "status": translation.checked.file.status,
             "reviewed_by": translation.checked.file.reviewed_by,

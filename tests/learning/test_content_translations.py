@@ -222,3 +222,15 @@ def test_a_quiz_says_which_questions_are_still_in_english(app, runner, content, 
     page = client.get(started.headers["Location"], headers={"Accept-Language": "sq"})
     assert '<html lang="sq">' in page.text and "/languages" in page.text
     assert page.text.count('lang="en">') >= 8  # each question, in English, says so
+
+
+def test_the_languages_page_shows_what_each_language_has_by_title(app, runner, content, client):
+    folders(app, content)
+    export(runner, content)
+    fill(content, lesson_units)
+    sync_content(content.folder)
+    db.session.commit()
+    page = client.get("/languages", headers={"Accept-Language": "hr"})
+    assert page.status_code == 200 and '<html lang="hr">' in page.text
+    assert "SQ An introduction" in page.text  # the course by its title in that language, with its share
+    assert page.text.count("An introduction") == 1  # and no other language claims it

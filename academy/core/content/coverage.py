@@ -37,6 +37,16 @@ def ui_share(tag: str) -> float:
     return round(len(wanted & done) / max(len(wanted), 1), 4)
 
 
+def content_titles() -> dict[tuple[str, str], str]:
+    """(tag, slug) → the course's or scenario's title in that language (or in English), for the languages page."""
+    rows = db.session.execute(
+        db.select(ContentTranslation.key, ContentTranslation.locale, ContentTranslation.fields).where(
+            ContentTranslation.kind.in_(("coverage-course", "coverage-scenario"))
+        )
+    )
+    return {(tag, key): fields.get("title", key) for key, tag, fields in rows}
+
+
 def content_shares() -> dict[str, dict[str, dict[str, float]]]:
     """tag → {"courses": {slug: share}, "scenarios": {slug: share}}: the share of each one's segments (of a course,
     its lessons' and questions') with a current translation."""
