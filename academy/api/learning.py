@@ -86,7 +86,7 @@ def my_progress():
         courses.append(
             {
                 "course_slug": enrolment.course.slug,
-                "course_title": enrolment.course.title,
+                "course_title": services.localised(enrolment.course),
                 "enrolled_at": enrolment.created_at,
                 "last_activity_at": enrolment.last_activity_at,
                 "lessons_done": progress.lessons_done,
