@@ -7,6 +7,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from academy.accounts.emails import EmailAddressError, canonical_email, fold_email
@@ -128,8 +129,8 @@ def parse_csv(data: bytes) -> list[dict]:
         raise CsvFileError(
             _(
                 "The file has %(n)s data rows; at most %(max)s can be imported at once. Split it into several files.",
-                n=f"{len(rows):,}",
-                max=f"{MAX_ROWS:,}",
+                n=format_decimal(len(rows)),
+                max=format_decimal(MAX_ROWS),
             )
         )
     return rows

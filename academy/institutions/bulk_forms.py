@@ -1,5 +1,6 @@
 """Forms of the bulk enrolment: the upload and the confirmation of a preview."""
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -34,7 +35,7 @@ class UploadForm(Form):
         self.file.description = _(
             "Columns email, name, track, courses; UTF-8; commas or semicolons between "
             "columns; at most %(rows)s rows and %(size)s.",
-            rows=f"{MAX_ROWS:,}",
+            rows=format_decimal(MAX_ROWS),
             size=max_upload_label(),
         )
 
