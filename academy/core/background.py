@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -95,33 +96,37 @@ class JobFailed(Exception):
     """A reason the person who asked can act on; any other exception is logged and shown as an unexpected failure."""
 
 
-class JobKind:
+class JobKind(ABC):
     """A kind of job: each feature subclasses it once per kind and registers it with `register`."""
 
     name = ""
 
+    @abstractmethod
     def can_see(self, user, job: BackgroundJob) -> bool:
         """Whether this person (or institution token) may follow the job and download its file."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def run(self, job: BackgroundJob, progress) -> Outcome:
         """Do the work; `progress(share)` tells how far it has got (0 to 1). May commit its own changes."""
-        raise NotImplementedError
+        ...
 
-    def title(self, job: BackgroundJob) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def title(self, job: BackgroundJob) -> str: ...
 
+    @abstractmethod
     def back_url(self, job: BackgroundJob) -> str:
         """The page the job was asked for from, to ask again."""
-        raise NotImplementedError
+        ...
 
     def result_url(self, job: BackgroundJob) -> str | None:
         """Where a job without a file shows what it did."""
         return None
 
+    @abstractmethod
     def downloaded(self, job: BackgroundJob, actor, **detail) -> None:
         """Record the download of the file in the audit trail (the caller commits)."""
-        raise NotImplementedError
+        ...
 
 
 KINDS: dict[str, JobKind] = {}
