@@ -145,6 +145,9 @@ def test_a_macedonian_browser_switches_to_albanian_passes_the_quiz_and_gets_an_a
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "Arta Learner" in text and "SQ· An introduction" in text
     assert "Certifikat" in text and "Certificate of completion" in text  # Albanian, with the English beneath
+    page.goto("/languages")  # what each language has, in Albanian
+    expect(page.locator("#language-sq")).to_contain_text("Shqip")
+    assert audit(page, axe) == [], report(audit(page, axe))
     page.wait_for_load_state("networkidle")  # no file left half sent when the browser goes
     context.close()
 
