@@ -140,8 +140,7 @@ def import_(files):
                 f"unknown language '{tag}' ({LANGUAGE_HEADER} header): one of {', '.join(locales.TRANSLATED)}",
             )
             continue
-        renamed = path.parent / f"{locale.tag}.po"
-        file = read_file(path if path.name == renamed.name else _copy(path, locale.tag), display, problems)
+        file = read_file(path, display, problems, tag=locale.tag)
         if file is None:
             continue
         segments, folder = sources[source]
@@ -155,13 +154,3 @@ def import_(files):
     for destination, tag, segments, file, source in ready:
         write_file(destination, tag, segments, file, source)
         click.echo(f"{destination}: imported")
-
-
-def _copy(path: Path, tag: str) -> Path:
-    """A file named otherwise, read as <tag>.po (the reader takes the language from the name)."""
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="academy-import-"))
-    copy = folder / f"{tag}.po"
-    copy.write_bytes(path.read_bytes())
-    return copy

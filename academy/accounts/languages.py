@@ -81,8 +81,12 @@ def language_switcher() -> Markup:
     return render_part("languages", current_tag(), choices, back, csrf_token() if signed_in else "")
 
 
+WORDED = ("text/html", "application/json", "application/problem+json")
+
+
 def say_the_language(response):
-    """Every answer names the language it is in (Content-Language), pages and API alike."""
-    if has_request_context() and "Content-Language" not in response.headers:
+    """Every page and API answer names the language it is in (Content-Language). A static file says nothing: working
+    the language out may need the signed-in person, a query the file does not otherwise cost."""
+    if has_request_context() and "Content-Language" not in response.headers and response.mimetype in WORDED:
         response.headers["Content-Language"] = current_tag()
     return response

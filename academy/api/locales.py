@@ -4,7 +4,7 @@ from academy.api.auth import api_allow
 from academy.api.schemas.locales import LocaleSchema
 from academy.api.views import blp
 from academy.core import locales
-from academy.core.content.coverage import content_shares, ui_share
+from academy.core.content.coverage import content_coverage, ui_share
 from academy.core.permissions import PUBLIC
 
 
@@ -14,7 +14,7 @@ from academy.core.permissions import PUBLIC
 def list_locales():
     """Each locale: its BCP 47 tag, its name in itself, and the share of the interface's messages, and of each
     course's and scenario's segments (a course's: its lessons' and questions'), with a current translation."""
-    shares = content_shares()
+    shares, _titles = content_coverage()
     found = []
     for tag, locale in locales.LOCALES.items():
         content = shares.get(tag, {"courses": {}, "scenarios": {}})

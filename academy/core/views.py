@@ -40,14 +40,11 @@ def healthz():
 def languages():
     """The academy's languages and how much of the interface, each course and each scenario each one has."""
     from academy.core import locales
-    from academy.core.content.coverage import content_shares, content_titles, ui_share
+    from academy.core.content.coverage import content_coverage, ui_share
 
+    shares, titles = content_coverage()
     return render_template(
-        "core/languages.html",
-        locales=locales.LOCALES,
-        shares=content_shares(),
-        titles=content_titles(),
-        ui_share=ui_share,
+        "core/languages.html", locales=locales.LOCALES, shares=shares, titles=titles, ui_share=ui_share
     )
 
 

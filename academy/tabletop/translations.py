@@ -15,6 +15,7 @@ from academy.core.content.files import Problems
 from academy.core.content.translations import SEPARATOR, Checked, Segment, load_folder
 from academy.core.models import ContentTranslation
 from academy.extensions import db
+from academy.tabletop import engine
 from academy.tabletop.scenario import Inject, Scenario
 
 FOLDER = "translations"  # exercises/translations/<scenario-slug>/<tag>.po
@@ -79,37 +80,30 @@ def load_translations(folder: Path, scenarios: list[Scenario], problems: Problem
 
 
 def translated_rows(translations: list[ScenarioTranslation]) -> list[dict]:
-    """One ContentTranslation row per scenario and language: its current segments, by context and English."""
-    return [
-        {
-            "kind": KIND,
-            "key": translation.scenario,
+    """Per scenario and language: its current segments, by context and English, and its coverage."""
+    rows: list[dict] = []
+    for translation in translations:
+        checked = translation.checked
+        review = {
             "locale": translation.tag,
-            "fields": {"segments": translation.checked.flat(), "units": sorted(translation.checked.units_done)},
-            "status": translation.checked.file.status,
-            "reviewed_by": translation.checked.file.reviewed_by,
-            "reviewed_on": translation.checked.file.reviewed_on,
-        }
-        for translation in translations
-    ] + [
-        {
-            "kind": "coverage-scenario",
             "key": translation.scenario,
-            "locale": translation.tag,
-            "fields": {
-                "share": round(translation.checked.translated / max(translation.checked.segments, 1), 4),
-                "segments": translation.checked.segments,
-                "title": next(
-                    (text for (context, _), text in translation.checked.current.items() if context == "scenario/title"),
-                    translation.scenario,
-                ),
-            },
-            "status": translation.checked.file.status,
-            "reviewed_by": translation.checked.file.reviewed_by,
-            "reviewed_on": translation.checked.file.reviewed_on,
+            "status": checked.file.status,
+            "reviewed_by": checked.file.reviewed_by,
+            "reviewed_on": checked.file.reviewed_on,
         }
-        for translation in translations
-    ]
+        title = next((text for (context, _), text in checked.current.items() if context == "scenario/title"), None)
+        rows.append(
+            {**review, "kind": KIND, "fields": {"segments": checked.flat(), "units": sorted(checked.units_done)}}
+        )
+        share = round(checked.translated / max(checked.segments, 1), 4)
+        rows.append(
+            {
+                **review,
+                "kind": "coverage-scenario",
+                "fields": {"share": share, "segments": checked.segments, "title": title or translation.scenario},
+            }
+        )
+    return rows
 
 
 class Localised:
@@ -171,12 +165,12 @@ class Localised:
 
     def title_of(self, scenario: Scenario, inject_id: str, english: str) -> str:
         """An inject's title as this language says it (an ad-hoc inject's, or one not translated whole: as given)."""
-        inject = next((inject for inject in scenario.injects if inject.id == inject_id), None)
+        inject = engine.inject_of(scenario, inject_id)
         return self.apply(inject).title if inject is not None else english
 
     def entry(self, scenario: Scenario, entry: dict) -> dict:
         """A role log entry (hub.decision_entry) with the inject's title and the option's text in this language."""
-        inject = next((inject for inject in scenario.injects if inject.id == entry["inject_id"]), None)
+        inject = engine.inject_of(scenario, entry["inject_id"])
         if inject is None or not self.has_inject(inject):
             return entry
         shown = self.apply(inject)

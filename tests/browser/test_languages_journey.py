@@ -9,14 +9,13 @@ tested is that the right text reaches the right person, not the words themselves
 import io
 from pathlib import Path
 
-from babel.messages.pofile import read_po, write_po
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from academy.accounts.models import Role, Track
 from academy.core.content.files import Problems
 from academy.core.content.translation_sync import sync_translations
-from academy.core.content.translations import own_headers, with_own_headers, write_file
+from academy.core.content.translations import write_file
 from academy.extensions import db
 from academy.learning import translations as course_translations
 from academy.learning.content import load_content
@@ -29,6 +28,7 @@ from tests import factories
 from tests.browser.test_accessibility import audit, axe, report  # noqa: F401 - axe is a fixture
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
+from tests.translation_files import translate_po
 
 MARKS = {"sq": "SQ·", "sr-Cyrl": "СР·"}
 
@@ -37,16 +37,12 @@ def stand_in(path: Path, tag: str, segments, source: str) -> None:
     """Write `path` translating every segment as the English with the language's mark before it (Markdown markers
     kept), as a translator's PO editor would save it."""
     write_file(path, tag, segments, None, source)
-    kept = own_headers(path.read_bytes())
-    with path.open("rb") as handle:
-        catalogue = read_po(handle)
-    for message in catalogue:
-        if message.id:
-            marker = next((m for m in ("## ", "| ", "- ") if message.id.startswith(m)), "")
-            message.string = marker + MARKS[tag] + " " + message.id[len(marker):]
-    buffer = io.BytesIO()
-    write_po(buffer, catalogue, width=120)
-    path.write_bytes(with_own_headers(buffer.getvalue(), kept))
+
+    def marked(context, english):
+        marker = next((m for m in ("## ", "| ", "- ") if english.startswith(m)), "")
+        return marker + MARKS[tag] + " " + english[len(marker):]
+
+    translate_po(path, marked)
 
 
 def translated_content(root: Path) -> None:

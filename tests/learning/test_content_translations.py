@@ -1,9 +1,8 @@
 """Courses in other languages: PO files next to the English, checked, synced, shown to the learner or not."""
 
-import io
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 
-from academy.core.content.translations import with_own_headers, own_headers
+from academy.core.content.translations import own_headers
 from academy.core.models import ContentTranslation
 from academy.extensions import db
 from academy.learning import translations
@@ -11,6 +10,7 @@ from academy.learning.content import load_content
 from academy.learning.models import Course, Module, Question
 from academy.learning.sync import sync_content
 from tests.content_fixture import COURSE
+from tests.translation_files import translate_po
 
 PO = f"{COURSE}/translations/sq.po"
 
@@ -29,18 +29,7 @@ def export(runner, content, tag="sq"):
 
 def fill(content, rule, name=PO):
     """Fill the msgstr of entries for which `rule(context, english)` gives a text."""
-    path = content.path(name)
-    kept = own_headers(path.read_bytes())  # as a PO editor keeps them
-    with path.open("rb") as handle:
-        catalogue = read_po(handle)
-    for message in catalogue:
-        if message.id:
-            text = rule(message.context, message.id)
-            if text is not None:
-                message.string = text
-    buffer = io.BytesIO()
-    write_po(buffer, catalogue, width=120)
-    path.write_bytes(with_own_headers(buffer.getvalue(), kept))
+    translate_po(content.path(name), rule)
 
 
 def albanian(context, english):

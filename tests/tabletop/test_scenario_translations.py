@@ -1,17 +1,14 @@
 """Scenarios in other languages: each participant's cards, brief and page in the language they read."""
 
-import io
-
-from babel.messages.pofile import read_po, write_po
-
 from academy.core.content.files import Problems
 from academy.core.content.translation_sync import sync_translations
-from academy.core.content.translations import own_headers, with_own_headers, write_file
+from academy.core.content.translations import write_file
 from academy.extensions import db
 from academy.tabletop import translations
 from academy.tabletop.scenario_files import load_scenarios
 from tests.tabletop.scenario_fixture import ScenarioFolder
 from tests.tabletop.test_stream import catch_up, released_ids, run
+from tests.translation_files import translate_po
 
 SLUG = "fixture-scenario"
 
@@ -23,15 +20,7 @@ def translate(root, rule, tag="sq"):
     assert problems == []
     path = folder / "translations" / SLUG / f"{tag}.po"
     write_file(path, tag, translations.scenario_segments(scenarios[0]), None, f"scenario:{SLUG}")
-    kept = own_headers(path.read_bytes())
-    with path.open("rb") as handle:
-        catalogue = read_po(handle)
-    for message in catalogue:
-        if message.id:
-            message.string = rule(message.context, message.id) or ""
-    buffer = io.BytesIO()
-    write_po(buffer, catalogue, width=120)
-    path.write_bytes(with_own_headers(buffer.getvalue(), kept))
+    translate_po(path, lambda context, english: rule(context, english) or "")
     problems = Problems()
     found = translations.load_translations(folder, scenarios, problems)
     assert problems.items == []

@@ -37,28 +37,21 @@ def ui_share(tag: str) -> float:
     return round(len(wanted & done) / max(len(wanted), 1), 4)
 
 
-def content_titles() -> dict[tuple[str, str], str]:
-    """(tag, slug) → the course's or scenario's title in that language (or in English), for the languages page."""
-    rows = db.session.execute(
-        db.select(ContentTranslation.key, ContentTranslation.locale, ContentTranslation.fields).where(
-            ContentTranslation.kind.in_(("coverage-course", "coverage-scenario"))
-        )
-    )
-    return {(tag, key): fields.get("title", key) for key, tag, fields in rows}
-
-
-def content_shares() -> dict[str, dict[str, dict[str, float]]]:
-    """tag → {"courses": {slug: share}, "scenarios": {slug: share}}: the share of each one's segments (of a course,
-    its lessons' and questions') with a current translation."""
-    found: dict[str, dict[str, dict[str, float]]] = {
+def content_coverage() -> tuple[dict[str, dict[str, dict[str, float]]], dict[tuple[str, str], str]]:
+    """What each language has of the content, from the rows `content sync` keeps: tag → {"courses": {slug: share},
+    "scenarios": {slug: share}} (a course's share: of its lessons' and questions' segments, with a current
+    translation), and (tag, slug) → the course's or scenario's title in that language (or in English)."""
+    shares: dict[str, dict[str, dict[str, float]]] = {
         tag: {"courses": {}, "scenarios": {}} for tag in locales.TRANSLATED
     }
+    titles: dict[tuple[str, str], str] = {}
     rows = db.session.execute(
         db.select(
             ContentTranslation.kind, ContentTranslation.key, ContentTranslation.locale, ContentTranslation.fields
         ).where(ContentTranslation.kind.in_(("coverage-course", "coverage-scenario")))
     )
     for kind, key, tag, fields in rows:
-        if tag in found:
-            found[tag]["courses" if kind == "coverage-course" else "scenarios"][key] = fields.get("share", 0.0)
-    return found
+        if tag in shares:
+            shares[tag]["courses" if kind == "coverage-course" else "scenarios"][key] = fields.get("share", 0.0)
+            titles[(tag, key)] = fields.get("title", key)
+    return shares, titles

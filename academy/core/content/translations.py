@@ -102,20 +102,17 @@ def blocks(markdown: str) -> list[str]:
     return [block.strip("\n") for block in re.split(r"\n[ \t]*\n", markdown.strip()) if block.strip()]
 
 
-def tag_of_file(path: Path) -> str:
-    return path.stem
-
-
-def read_file(path: Path, display: str, problems: Problems) -> TranslationFile | None:
-    """A translation file with its entries and their lines; None (and problems) when it cannot be used."""
-    tag = tag_of_file(path)
+def read_file(path: Path, display: str, problems: Problems, tag: str | None = None) -> TranslationFile | None:
+    """A translation file with its entries and their lines; None (and problems) when it cannot be used. Its language
+    is its name's (`sq.po`), or `tag` for a file that came back from a translator under another name."""
+    tag = tag or path.stem
     known = locales.get(tag)
     if known is None or known.tag == locales.DEFAULT:
         offered = ", ".join(locales.TRANSLATED)
         problems.add(display, 1, f"unknown language '{tag}': translation files are named <tag>.po, one of {offered}")
         return None
     if known.tag != tag:
-        problems.add(display, 1, f"the file of {known.tag} is named {known.tag}.po, not {path.name}")
+        problems.add(display, 1, f"the language is written {known.tag} ({known.tag}.po), not {tag}")
         return None
     if tag in locales.DERIVED:
         problems.add(
