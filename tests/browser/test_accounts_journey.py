@@ -3,14 +3,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests import factories
-
-
-def sign_in(page, email, password=factories.PASSWORD):
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+from tests.browser.signing import sign_in
 
 
 def test_register_sign_out_and_sign_in_again(page, live_world):

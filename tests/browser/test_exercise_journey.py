@@ -6,17 +6,11 @@ from academy.extensions import db
 from academy.learning.sync import sync_content
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories
+from tests.browser.signing import sign_in
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
 
 PLAYERS = {"diplomat": "Dana Diplomat", "cert": "Cedo Cert", "operator": "Olja Operator"}
-
-
-def sign_in(page, email):
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def answer(page, inject_title, option, rationale):

@@ -25,6 +25,7 @@ from academy.tabletop import translations as scenario_translations
 from academy.tabletop.scenario_files import load_scenarios
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories
+from tests.browser.signing import sign_in
 from tests.browser.test_accessibility import audit, axe, report  # noqa: F401 - axe is a fixture
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
@@ -158,10 +159,7 @@ def test_a_serbian_cyrillic_participant_plays_the_translated_scenario(browser, l
     pages = {who: context.new_page() for who, context in contexts.items()}
     for who, page in pages.items():
         page.set_default_timeout(10_000)
-        page.goto("/account/login")
-        page.locator("input[name=email]").fill(f"{who}@{'x' if who == 'trainer' else 'a'}.org")
-        page.locator("input[name=password]").fill(factories.PASSWORD)
-        page.locator("main form button[type=submit]").click()
+        sign_in(page, f"{who}@{'x' if who == 'trainer' else 'a'}.org")
     trainer, player = pages["trainer"], pages["cert"]
     trainer.goto("/exercises/new?scenario=fixture-scenario")
     trainer.get_by_label("Session title").fill("Регионална вежба")

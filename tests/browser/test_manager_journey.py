@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from academy.accounts.models import User
 from academy.extensions import db
 from academy.learning.sync import sync_content
-from tests import factories
+from tests.browser.signing import sign_in
 from tests.content_fixture import ContentFolder
 
 CSV = "email,name,track,courses\nnew.one@a.org,Nora New,cert,intro-course\nnew.two@a.org,Nikola New,diplomat,intro-course\n"
@@ -22,10 +22,7 @@ def test_manager_uploads_previews_imports_and_downloads_reports(page, live_world
     upload = tmp_path / "staff.csv"
     upload.write_text(CSV, encoding="utf-8")
 
-    page.goto("/account/login")
-    page.get_by_label("E-mail address").fill("manager@a.org")
-    page.get_by_label("Password").fill(factories.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, "manager@a.org")
     page.goto(f"/institutions/{live_world.institution_a.id}")
     page.get_by_role("link", name="Enrol staff from a CSV file").click()
     page.get_by_label("CSV file").set_input_files(str(upload))
