@@ -3,7 +3,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.signing import sign_in
+from tests.browser.steps import open_menu, sign_in
 
 
 def test_register_sign_out_and_sign_in_again(page, live_world):
@@ -24,7 +24,7 @@ def test_register_sign_out_and_sign_in_again(page, live_world):
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Welcome, Vesna Analyst")).to_be_visible()
 
-    page.get_by_role("button", name="Vesna Analyst").click()
+    open_menu(page, "Vesna Analyst")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You have signed out.")).to_be_visible()
 
@@ -45,7 +45,7 @@ def test_manager_sees_staff_and_admin_rotates_code(page, live_world):
 
     page.context.clear_cookies()
     sign_in(page, "admin@academy.org")
-    page.get_by_role("button", name="Administration").click()
+    open_menu(page, "Administration")
     page.get_by_role("link", name="Audit log").first.click()
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     expect(page.get_by_role("cell", name="Invitation code rotated")).to_be_visible()

@@ -6,7 +6,7 @@ from academy.extensions import db
 from academy.learning.sync import sync_content
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories
-from tests.browser.signing import sign_in
+from tests.browser.steps import sign_in
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
 

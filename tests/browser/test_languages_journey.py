@@ -25,7 +25,7 @@ from academy.tabletop import translations as scenario_translations
 from academy.tabletop.scenario_files import load_scenarios
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests import factories
-from tests.browser.signing import sign_in
+from tests.browser.steps import sign_in
 from tests.browser.test_accessibility import audit, axe, report  # noqa: F401 - axe is a fixture
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder

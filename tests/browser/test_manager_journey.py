@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from academy.accounts.models import User
 from academy.extensions import db
 from academy.learning.sync import sync_content
-from tests.browser.signing import sign_in
+from tests.browser.steps import sign_in
 from tests.content_fixture import ContentFolder
 
 CSV = "email,name,track,courses\nnew.one@a.org,Nora New,cert,intro-course\nnew.two@a.org,Nikola New,diplomat,intro-course\n"
