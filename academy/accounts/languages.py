@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from academy.core import locales
 from academy.core.forms import csrf_token
-from academy.core.layout import render_part
+from academy.core.layout import part_with_holes
 
 COOKIE = "academy_language"
 COOKIE_SECONDS = 365 * 24 * 3600
@@ -78,7 +78,9 @@ def language_switcher() -> Markup:
         return Markup("")
     back = request.full_path if request.query_string else request.path
     signed_in = current_user and current_user.is_authenticated  # a visitor's switch opens no session (views.py)
-    return render_part("languages", current_tag(), choices, back, csrf_token() if signed_in else "")
+    return part_with_holes(
+        "languages", current_tag(), tuple(choices), back=back, csrf=csrf_token() if signed_in else ""
+    )
 
 
 WORDED = ("text/html", "application/json", "application/problem+json")

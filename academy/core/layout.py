@@ -6,11 +6,14 @@ of templates/_layout_parts.html: rendered once per language and script root, the
 when they change (development) are rendered every time.
 """
 
+import re
+
 from flask import current_app, request
 from flask_babel import get_locale
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 PARTS_TEMPLATE = "_layout_parts.html"
+HOLE = re.compile("\x00(\\w+)\x00")
 
 
 def layout_part(name: str) -> Markup:
@@ -26,10 +29,29 @@ def layout_part(name: str) -> Markup:
     return html
 
 
+def part_with_holes(name: str, *args, **holes: str) -> Markup:
+    """One macro of templates/_layout_parts.html, rendered once per language, script root and `args`, then kept; the
+    values of `holes` (what changes from request to request: a token, the page's own address) are put in, escaped,
+    each time. A macro receives each hole as a keyword argument that is a placeholder or, when empty, "" (so that
+    `{% if hole %}` still leaves it out)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    placeholders = {hole: f"\x00{hole}\x00" if value else "" for hole, value in holes.items()}
+    if app.jinja_env.auto_reload:
+        html = str(_render(app, name, *args, **placeholders))
+    else:
+        key = (name, str(get_locale()), request.script_root, args, tuple(sorted(placeholders.items())))
+        parts = app.extensions.setdefault("layout_parts", {})
+        html = parts.get(key)
+        if html is None:
+            html = parts[key] = str(_render(app, name, *args, **placeholders))
+    # In one pass: a value holding another hole's placeholder (a path can hold anything) stays as it is.
+    return Markup(HOLE.sub(lambda found: str(escape(holes[found.group(1)])), html))
+
+
 def render_part(name: str, *args) -> Markup:
     """One macro of templates/_layout_parts.html with these arguments, rendered now."""
     return _render(current_app._get_current_object(), name, *args)  # type: ignore[attr-defined]
 
 
-def _render(app, name: str, *args) -> Markup:
-    return Markup(getattr(app.jinja_env.get_template(PARTS_TEMPLATE).module, name)(*args))
+def _render(app, name: str, *args, **kwargs) -> Markup:
+    return Markup(getattr(app.jinja_env.get_template(PARTS_TEMPLATE).module, name)(*args, **kwargs))

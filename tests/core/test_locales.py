@@ -91,6 +91,28 @@ def test_a_signed_in_switch_without_its_csrf_token_changes_nothing(app, client, 
     assert world.learner.locale is None
 
 
+def switcher(page: str) -> str:
+    return page.split('class="language-switcher', 1)[1].split("</form>", 1)[0]
+
+
+def test_the_switcher_is_kept_once_rendered_but_comes_back_to_each_page_with_its_own_token(app, client, auth, world):
+    app.config["WTF_CSRF_ENABLED"] = True
+    visitor = switcher(client.get('/account/login?next=/a"<b>').text)
+    assert 'name="next" value="/account/login?next=/a&#34;&lt;b&gt;"' in visitor  # the page's own address, escaped
+    assert "csrf_token" not in visitor  # a visitor's switch opens no session
+    assert "\x00" not in visitor
+    assert 'name="next" value="/account/reset"' in switcher(client.get("/account/reset").text)
+    auth.as_user(world.learner)
+    pages = {path: client.get(path).text for path in ("/learning", "/account/")}
+    for path, page in pages.items():
+        form = switcher(page)
+        token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]  # the page's first form: its token
+        assert f'name="next" value="{path}"' in form and f'name="csrf_token" value="{token}"' in form
+    assert '<option value="en" lang="en" selected>' in switcher(pages["/learning"])
+    client.post("/account/language", data={"language": "mk", "next": "/learning", "csrf_token": token})
+    assert '<option value="mk" lang="mk" selected>' in switcher(client.get("/learning").text)
+
+
 def test_an_unknown_language_or_an_outside_address_changes_nothing(client):
     response = client.post("/account/language", data={"language": "xx", "next": "https://evil.example/"})
     assert response.status_code == 302 and response.headers["Location"] == "/"
