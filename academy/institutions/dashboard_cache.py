@@ -9,19 +9,19 @@ on the next view.
 """
 
 import functools
-import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from flask import current_app, request
 from flask_babel import get_locale
-from sqlalchemy import Integer, String, bindparam, func, literal, type_coerce, union_all
+from sqlalchemy import Integer, String, bindparam, cast, func, literal, true, union_all
 
 from academy.accounts.models import User
 from academy.core.models import utcnow
 from academy.extensions import db
-from academy.learning.models import Certificate, Enrolment, LessonProgress, QuizAttempt
-from academy.learning.outlines import content_version
+from academy.learning.models import Certificate, ContentRelease, Enrolment, LessonProgress, QuizAttempt
+from academy.learning.outlines import own_content_changes
 from academy.tabletop.models import Participant, SessionEvent
 
 ENTRIES = 64  # per process: one entry is one page of one filter of one institution's dashboard, about 50 KB
@@ -73,57 +73,66 @@ def page_key(institution) -> tuple:
         request.script_root,
         request.query_string,
         utcnow().date(),
-        content_version(),
+        own_content_changes(),
         data_version(institution.id),
     )
 
 
-def data_version(institution_id: int) -> str:
-    """A fingerprint of what `reporting.completion_report` reads about an institution, in two queries.
+def data_version(institution_id: int) -> int:
+    """A fingerprint of what `reporting.completion_report` reads about an institution, in one query.
 
     The members' own rows are read whole (names, tracks and who is active change in place). The other facts are
     added to or move one way (an enrolment completes, a lesson is done, a quiz is submitted, a certificate is
     revoked): their count, last id, how many have that moment set and the latest such moments change whenever they
-    do. A new input of the report needs a line in `_statements`. Courses, modules and lessons are in the key as
-    learning.outlines.content_version: counting them read every lesson's text, most of a dashboard view.
+    do. A new input of the report needs a line in `_statement`. Courses, modules and lessons are in it as their
+    latest release (learning.outlines.content_version, whose other half is in the key): counting them read every
+    lesson's text, most of a dashboard view.
+
+    The fingerprint is the hash of the rows as a set, in whatever order the database gives them (no two rows are
+    alike: a member's has its id, a tally its name): 64 bits of SipHash under this process's own random key, which
+    no one can aim at, and the key is only ever compared within this process. The rows themselves would hold
+    megabytes per key for an institution of thousands.
     """
-    members_query, facts_query = _statements()
-    params = {"institution_id": institution_id}
-    members, facts = _driver_rows(members_query, params), sorted(_driver_rows(facts_query, params))
-    return hashlib.sha256(repr((members, facts)).encode()).hexdigest()
+    return hash(frozenset(_driver_rows({"institution_id": institution_id})))
 
 
-def _driver_rows(query, params: dict) -> list:
-    """The rows as the database driver hands them over: only their fingerprint is wanted, and making each into a
-    SQLAlchemy row was most of the fingerprint's time."""
-    result = db.session.execute(query, params)
+def _driver_rows(values: dict) -> Sequence:
+    """The rows as the database driver hands them over, of the SQL compiled once for the database's dialect: only
+    their fingerprint is wanted. Making each into a SQLAlchemy row, and working out the cache key of a statement this
+    size on every execution, was work repeated on every view for nothing."""
+    connection = db.session.connection()
+    compiled = _compiled(connection.dialect)
+    params = compiled.construct_params(values)
+    result = connection.exec_driver_sql(
+        compiled.string, tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+    )
     try:
-        return result.cursor.fetchall()  # type: ignore[attr-defined]
+        return result.cursor.fetchall()
     finally:
         result.close()
 
 
 @functools.cache
-def _statements():
-    """Built once: a dashboard view runs them on every request. Columns of the tables, not of the models: plain
-    SELECTs skip the ORM's compilation and row handling."""
+def _compiled(dialect):
+    return _statement().compile(dialect=dialect)
+
+
+@functools.cache
+def _statement():
+    """Built once: a dashboard view runs it on every request. Columns of the tables, not of the models: a plain
+    SELECT skips the ORM's compilation and row handling. One UNION ALL of text columns (the members' rows, then a
+    tally of each kind of fact), so that one round trip answers it on every database."""
     institution = bindparam("institution_id", type_=Integer)
     users, enrolments, reads = User.__table__.c, Enrolment.__table__.c, LessonProgress.__table__.c
     attempts, certificates = QuizAttempt.__table__.c, Certificate.__table__.c
     participants, events = Participant.__table__.c, SessionEvent.__table__.c
-    # Values as the database gives them (no enums or dates made of them): only their fingerprint is wanted.
-    members = (
-        db.select(
-            users.id,
-            users.name,
-            users.email,
-            type_coerce(users.track, String),
-            users.active,
-            type_coerce(users.last_login_at, String),
+    releases = ContentRelease.__table__.c
+    members = db.select(  # a member's row starts with the id, a tally's with "fact"
+        *(
+            cast(column, String)
+            for column in (users.id, users.name, users.email, users.track, users.active, users.last_login_at)
         )
-        .where(users.institution_id == institution)
-        .order_by(users.id)
-    )
+    ).where(users.institution_id == institution)
     member = db.select(users.id).where(users.institution_id == institution)
     sessions = db.select(participants.session_id).where(participants.user_id.in_(member))
     parts = (
@@ -133,16 +142,16 @@ def _statements():
         (certificates, certificates.revoked_at, certificates.issued_at, certificates.user_id.in_(member)),
         (participants, participants.created_at, participants.created_at, participants.user_id.in_(member)),
         (events, events.at, events.at, events.session_id.in_(sessions)),
+        (releases, releases.synced_at, releases.synced_at, true()),
     )
-    return members, union_all(*(_tally(number, *part) for number, part in enumerate(parts)))
+    return union_all(members, *(_tally(number, *part) for number, part in enumerate(parts)))
 
 
 def _tally(number: int, columns, moment, other, where):
     return db.select(
-        literal(number),
-        func.count(),
-        func.max(columns.id),
-        func.count(moment),
-        type_coerce(func.max(moment), String),
-        type_coerce(func.max(other), String),
+        literal(f"fact {number}"),
+        *(
+            cast(value, String)
+            for value in (func.count(), func.max(columns.id), func.count(moment), func.max(moment), func.max(other))
+        ),
     ).where(where)

@@ -97,7 +97,13 @@ _generation = next(_changes)  # this process's own committed or abandoned conten
 def content_version() -> tuple:
     """Changes whenever courses, modules or lessons may have: this process's own changes and the latest release."""
     latest = db.session.execute(LATEST_RELEASE).first()
-    return _generation, tuple(latest) if latest else None
+    return own_content_changes(), tuple(latest) if latest else None
+
+
+def own_content_changes() -> int:
+    """The half of content_version that needs no query: this process's own committed or abandoned content changes
+    (a page that reads the latest release in a query of its own puts the two together)."""
+    return _generation
 
 
 def course_outline(slug: str, tag: str = locales.DEFAULT) -> CourseOutline | None:

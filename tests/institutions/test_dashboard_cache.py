@@ -9,10 +9,11 @@ from academy.accounts.models import Track
 from academy.core.models import utcnow
 from academy.extensions import db
 from academy.institutions import reporting
-from academy.institutions.dashboard_cache import BoundedCache
+from academy.institutions.dashboard_cache import BoundedCache, data_version
 from academy.learning import certificates
 from academy.learning import services as learning
-from academy.learning.models import Certificate, Enrolment, Module, QuizAttempt
+from academy.learning.models import Certificate, ContentRelease, Enrolment, Module, QuizAttempt
+from academy.learning.outlines import own_content_changes
 from academy.tabletop import services as tabletop
 from tests import factories
 from tests.institutions.routes_dashboard import crafted
@@ -129,6 +130,16 @@ def test_the_report_is_computed_once_per_change_filter_and_page(app, client, aut
     learning.enrol(w.learner, w.course)
     db.session.commit()
     assert figures(client, url) != first and len(computed) == 4
+
+
+def test_a_content_sync_of_another_process_changes_the_fingerprint(crafted_world):
+    """Another process's sync is seen only through the release it records (this process's own changes are counted
+    apart): a row written without this process's session, as the other process's would be."""
+    before, own = data_version(crafted_world.institution_a.id), own_content_changes()
+    db.session.execute(db.insert(ContentRelease.__table__).values(synced_at=utcnow(), tree_hash="1" * 64, detail={}))
+    db.session.commit()
+    assert own_content_changes() == own
+    assert data_version(crafted_world.institution_a.id) != before
 
 
 def test_kept_figures_are_shown_only_to_those_who_may_see_them(client, auth, crafted_world):
