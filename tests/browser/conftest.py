@@ -82,9 +82,11 @@ def live_server(live_app):
     thread.join(timeout=5)
     server.server_close()
     # Requests still running (live streams) must finish their database work before live_app disposes the engine.
+    # Only the server's request threads: the app's own (the ticker, the relay) end with live_app, after this.
     deadline = time.monotonic() + 5
     for request_thread in set(threading.enumerate()) - before:
-        request_thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if request_thread.name.endswith("(process_request_thread)"):
+            request_thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture
