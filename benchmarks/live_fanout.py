@@ -222,11 +222,15 @@ def release(port: int, data: dict) -> None:
         assert response.status == 200, response.status
 
 
-def server_memory_mib(server: subprocess.Popen) -> tuple[float, float]:
-    """Resident memory of the whole server (arbiter and workers), and of its largest worker."""
+def server_memory_mib(server: subprocess.Popen) -> tuple[float, float, float]:
+    """Resident memory of the whole server (arbiter and workers) added up, the same counting each page shared by
+    several of its processes once (proportional set size: the workers are forked from the arbiter and share the
+    interpreter's pages), and the resident memory of its largest worker."""
     process = psutil.Process(server.pid)
-    workers = [p.memory_info().rss for p in process.children(recursive=True)]
-    return (process.memory_info().rss + sum(workers)) / 2**20, max(workers, default=0) / 2**20
+    processes = [process, *process.children(recursive=True)]
+    rss = [p.memory_info().rss for p in processes]
+    pss = sum(p.memory_full_info().pss for p in processes)
+    return sum(rss) / 2**20, pss / 2**20, max(rss[1:], default=0) / 2**20
 
 
 async def measure(port: int, data: dict) -> tuple[list[float], list[float]]:
@@ -263,7 +267,7 @@ def run(participants: int, workers: int, extra_env: dict) -> dict:
         server = start_server(database_url, port, workers, extra_env)
         try:
             latencies, cards = asyncio.run(measure(port, data))
-            memory, worker_memory = server_memory_mib(server)
+            memory, proportional, worker_memory = server_memory_mib(server)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -281,6 +285,7 @@ def run(participants: int, workers: int, extra_env: dict) -> dict:
         "p95": percentile(latencies, 0.95) if latencies else float("nan"),
         "max": max(latencies) if latencies else float("nan"),
         "memory": memory,
+        "proportional": proportional,
         "worker_memory": worker_memory,
         "card_p50": percentile(cards, 0.5) if cards else float("nan"),
         "card_p95": percentile(cards, 0.95) if cards else float("nan"),
@@ -301,13 +306,13 @@ def main() -> None:
     print("event: release to the event in the stream; card: release to the inject's card in the page")
     print(
         f"{'participants':>12} {'workers':>7} {'received':>8} {'event p50':>9} {'event p95':>9} {'event max':>9} "
-        f"{'card p50':>8} {'card p95':>8} {'server MiB':>10} {'worker MiB':>10}"
+        f"{'card p50':>8} {'card p95':>8} {'server MiB':>10} {'server PSS':>10} {'worker MiB':>10}"
     )
     for row in rows:
         print(
             f"{row['participants']:>12} {row['workers']:>7} {row['received']:>8} {row['p50']:>9.1f} "
             f"{row['p95']:>9.1f} {row['max']:>9.1f} {row['card_p50']:>8.1f} {row['card_p95']:>8.1f} "
-            f"{row['memory']:>10.1f} {row['worker_memory']:>10.1f}"
+            f"{row['memory']:>10.1f} {row['proportional']:>10.1f} {row['worker_memory']:>10.1f}"
         )
 
 
