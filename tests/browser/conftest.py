@@ -90,6 +90,24 @@ def live_server(live_app):
 
 
 @pytest.fixture
+def open_context(browser, live_server):
+    """open_context(**options): a browser context on the live server, closed when the test ends however it ends,
+    before the server stops: a context left open keeps its live streams on the server while the next test drops and
+    makes the tables again."""
+    opened = []
+
+    def open_one(**options):
+        context = browser.new_context(base_url=live_server, **options)
+        context.set_default_timeout(10_000)
+        opened.append(context)
+        return context
+
+    yield open_one
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)

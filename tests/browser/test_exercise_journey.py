@@ -21,7 +21,7 @@ def answer(page, inject_title, option, rationale):
     expect(card.get_by_text("Your answer, sent at")).to_be_visible()
 
 
-def test_trainer_and_three_roles_run_a_scenario_to_the_report(browser, live_server, live_world, tmp_path):
+def test_trainer_and_three_roles_run_a_scenario_to_the_report(open_context, live_server, live_world, tmp_path):
     sync_content(ContentFolder(tmp_path / "c").folder)
     sync_scenarios(ScenarioFolder(tmp_path / "c").folder, {"first-module"})
     factories.make_user("trainer@x.org", name="Tina Trainer", roles=(Role.TRAINER,), institution=None, track=None)
@@ -29,7 +29,7 @@ def test_trainer_and_three_roles_run_a_scenario_to_the_report(browser, live_serv
         factories.make_user(f"{role}@a.org", name=name, institution=live_world.institution_a, track=Track.CERT)
     db.session.commit()
 
-    contexts = {who: browser.new_context(base_url=live_server) for who in ["trainer", *PLAYERS]}
+    contexts = {who: open_context() for who in ["trainer", *PLAYERS]}
     pages = {who: context.new_page() for who, context in contexts.items()}
     for page in pages.values():
         page.set_default_timeout(10_000)
@@ -90,5 +90,3 @@ def test_trainer_and_three_roles_run_a_scenario_to_the_report(browser, live_serv
     pages["diplomat"].goto(trainer.url.replace("/report", "/debrief").split(live_server)[1])
     expect(pages["diplomat"].get_by_text("Facts before blame")).to_be_visible()
     expect(pages["diplomat"].get_by_text("Same botnet next door")).to_have_count(0)
-    for context in contexts.values():
-        context.close()

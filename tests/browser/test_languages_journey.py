@@ -92,12 +92,10 @@ def answer_by_ids(page) -> None:
 
 
 def test_a_macedonian_browser_switches_to_albanian_passes_the_quiz_and_gets_an_albanian_certificate(
-    browser, live_server, live_world, tmp_path, axe
+    open_context, live_world, tmp_path, axe
 ):
     translated_content(tmp_path / "content")
-    context = browser.new_context(base_url=live_server, locale="mk-MK")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
+    page = open_context(locale="mk-MK").new_page()
 
     page.goto("/account/register")
     expect(page.locator("html")).to_have_attribute("lang", "mk")
@@ -146,16 +144,14 @@ def test_a_macedonian_browser_switches_to_albanian_passes_the_quiz_and_gets_an_a
     expect(page.locator("#language-sq")).to_contain_text("Shqip")
     assert audit(page, axe) == [], report(audit(page, axe))
     page.wait_for_load_state("networkidle")  # no file left half sent when the browser goes
-    context.close()
 
 
-def test_a_serbian_cyrillic_participant_plays_the_translated_scenario(browser, live_server, live_world, tmp_path, axe):
+def test_a_serbian_cyrillic_participant_plays_the_translated_scenario(open_context, live_world, tmp_path, axe):
     translated_content(tmp_path / "content")
     factories.make_user("trainer@x.org", name="Tina Trainer", roles=(Role.TRAINER,), institution=None, track=None)
     factories.make_user("cert@a.org", name="Ћира Церт", institution=live_world.institution_a, track=Track.CERT)
     db.session.commit()
-    contexts = {"trainer": browser.new_context(base_url=live_server),
-                "cert": browser.new_context(base_url=live_server, locale="sr-Cyrl-RS")}
+    contexts = {"trainer": open_context(), "cert": open_context(locale="sr-Cyrl-RS")}
     pages = {who: context.new_page() for who, context in contexts.items()}
     for who, page in pages.items():
         page.set_default_timeout(10_000)
@@ -191,5 +187,3 @@ def test_a_serbian_cyrillic_participant_plays_the_translated_scenario(browser, l
 
     trainer.get_by_role("button", name="Release next").click()  # the bank call, to the operator: not this player
     trainer.get_by_role("button", name="Release next").click()  # the embassy note, to the diplomat
-    for context in contexts.values():
-        context.close()

@@ -44,7 +44,7 @@ def answer_every_question(page, answers):
     page.get_by_role("button", name="Submit answers").click()
 
 
-def test_register_enrol_read_fail_pass_download_and_verify(browser, live_server, page, live_world, tmp_path):
+def test_register_enrol_read_fail_pass_download_and_verify(open_context, page, live_world, tmp_path):
     sync_content(ContentFolder(tmp_path / "content").folder)
     db.session.commit()
 
@@ -87,9 +87,7 @@ def test_register_enrol_read_fail_pass_download_and_verify(browser, live_server,
     assert pdf.startswith(b"%PDF")
     code = download_info.value.suggested_filename.removeprefix("certificate-").removesuffix(".pdf")
 
-    stranger = browser.new_context(base_url=live_server)
-    public = stranger.new_page()
+    public = open_context().new_page()
     public.goto(f"/verify/{code.lower()}")
     expect(public.get_by_role("heading", name="Valid certificate")).to_be_visible()
     expect(public.get_by_text("Arta Learner")).to_be_visible()
-    stranger.close()
