@@ -79,6 +79,10 @@ def pytest_collection_modifyitems(config, items):
     The files that take longest run first (see `_guessed_seconds`)."""
     from tests.report_source import REPORT
 
+    for item in items:  # the marker stays true: a test that asks for an app is run on every database
+        if item.get_closest_marker("no_database") and {"app", "session_app", "live_app"} & set(item.fixturenames):
+            raise pytest.UsageError(f"{item.nodeid} is marked no_database but asks for an app and its database")
+
     if not REPORT.exists():
         needing = [item for item in items if item.get_closest_marker("report")]
         if needing:

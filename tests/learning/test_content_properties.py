@@ -5,6 +5,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -207,6 +208,7 @@ def assert_loads_as_written(tree, files: dict) -> None:
         (t["code"], t["title"], t["summary"], t["courses"]) for t in files["tracks.yml"]["tracks"]]
 
 
+@pytest.mark.no_database
 @given(course_trees(), st.booleans())
 def test_a_generated_tree_loads_as_written(files, windows):
     # Saved by a Windows editor: a byte order mark and CRLF line ends change nothing.
@@ -348,6 +350,7 @@ def assert_fits_database(tree) -> None:
                     assert -(2**31) <= value < 2**31, (column, value)
 
 
+@pytest.mark.no_database
 @given(broken_trees())
 def test_a_broken_tree_gives_clear_errors_and_never_raises(case):
     files, name, refused = case

@@ -4,6 +4,7 @@ import copy
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,6 +160,7 @@ def write(files: dict, root: Path) -> Path:
     return folder
 
 
+@pytest.mark.no_database
 @given(scenarios())
 def test_a_generated_scenario_loads_as_written(written):
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,6 +255,7 @@ def broken_scenarios(draw, refused_only: bool = False) -> tuple[dict, bool]:
     return {stray: written}, True
 
 
+@pytest.mark.no_database
 @given(broken_scenarios())
 def test_a_broken_scenario_gives_clear_errors_and_never_raises(case):
     files, refused = case
