@@ -21,7 +21,7 @@ def answer(page, inject_title, option, rationale):
     expect(card.get_by_text("Your answer, sent at")).to_be_visible()
 
 
-def test_trainer_and_three_roles_run_a_scenario_to_the_report(open_context, live_server, live_world, tmp_path):
+def test_trainer_and_three_roles_run_a_scenario_to_the_report(open_context, live_world, tmp_path):
     sync_content(ContentFolder(tmp_path / "c").folder)
     sync_scenarios(ScenarioFolder(tmp_path / "c").folder, {"first-module"})
     factories.make_user("trainer@x.org", name="Tina Trainer", roles=(Role.TRAINER,), institution=None, track=None)
@@ -55,12 +55,15 @@ def test_trainer_and_three_roles_run_a_scenario_to_the_report(open_context, live
         trainer.get_by_label(f"Role for {name}").select_option(role)
         trainer.get_by_role("button", name=f"Assign — {name}").click()
         expect(trainer.get_by_role("button", name=f"Reassign — {name}")).to_be_visible()
+    for role in PLAYERS:  # the assignment reloads each player's page, which then waits for the start
+        expect(pages[role].get_by_text("The exercise has not started yet.")).to_be_visible()
+        expect(pages[role].get_by_text("Live: new injects appear by themselves")).to_be_visible()
     trainer.get_by_role("button", name="Start the exercise").click()
     expect(trainer.locator("[data-status]").first).to_have_attribute("data-status", "running")
 
-    for role in PLAYERS:
-        pages[role].reload()
-        expect(pages[role].get_by_text("Live: new injects appear by themselves")).to_be_visible()
+    for role in PLAYERS:  # no reload: the page follows the session
+        expect(pages[role].locator("#session-status")).to_have_text("Running")
+        expect(pages[role].get_by_text("The exercise has not started yet.")).to_have_count(0)
 
     # The first inject goes to the CERT and the operator only, and reaches them without a reload.
     expect(pages["cert"].get_by_role("heading", name="Online banking portal unreachable")).to_be_visible()
@@ -82,11 +85,15 @@ def test_trainer_and_three_roles_run_a_scenario_to_the_report(open_context, live
     expect(trainer.locator("[data-participant-id]", has_text="Cedo Cert")).to_be_visible()
     trainer.get_by_label("Yes, end the exercise for everyone").check()
     trainer.get_by_role("button", name="End the exercise").click()
+    for role in PLAYERS:  # the end, and the way to the debrief, without a reload
+        expect(pages[role].locator("#session-status")).to_have_text("Ended")
+        expect(pages[role].get_by_text("Live: new injects appear by themselves")).to_have_count(0)
+        expect(pages[role].get_by_role("link", name="Your debrief")).to_be_visible()
     trainer.get_by_role("link", name="After-action report").click()
     expect(trainer.get_by_role("heading", name="Browser drill")).to_be_visible()
     expect(trainer.get_by_text("Same botnet next door")).to_be_visible()
     expect(trainer.get_by_text("Facts before blame")).to_be_visible()
 
-    pages["diplomat"].goto(trainer.url.replace("/report", "/debrief").split(live_server)[1])
+    pages["diplomat"].get_by_role("link", name="Your debrief").click()
     expect(pages["diplomat"].get_by_text("Facts before blame")).to_be_visible()
     expect(pages["diplomat"].get_by_text("Same botnet next door")).to_have_count(0)

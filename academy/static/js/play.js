@@ -21,6 +21,9 @@
   var logEmpty = document.getElementById("log-empty");
   var logTemplate = document.getElementById("log-entry-template");
   var roleChanged = document.getElementById("role-changed");
+  var lobbyNote = document.getElementById("lobby-note");
+  var endedNote = document.getElementById("session-ended");
+  var ended = badge.dataset.status === "ended";
 
   function label(element, name) {
     return element.getAttribute("data-label-" + name) || "";
@@ -48,6 +51,17 @@
       badge.classList.add(badge.getAttribute("data-style-" + status));
       badge.dataset.status = status;
       badge.textContent = label(badge, status);
+    }
+    // The page follows the session as a reload would show it: no "not started" once started, the end and the
+    // way to the debrief once ended.
+    if (lobbyNote && status !== "lobby") {
+      lobbyNote.remove();
+      lobbyNote = null;
+    }
+    if (status === "ended" && !ended) {
+      ended = true;
+      endedNote.classList.remove("d-none");
+      connection.textContent = label(root, "ended");
     }
   }
 
@@ -186,7 +200,7 @@
   }
 
   function onStatus(state) {
-    connection.textContent = label(connection, state);
+    connection.textContent = ended ? label(root, "ended") : label(connection, state);
   }
 
   // Answers: sent with fetch; the server's card replaces the form, or its message shows above the form.
