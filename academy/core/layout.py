@@ -18,33 +18,28 @@ HOLE = re.compile("\x00(\\w+)\x00")
 
 def layout_part(name: str) -> Markup:
     """One macro of templates/_layout_parts.html, as HTML."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.jinja_env.auto_reload:
-        return _render(app, name)
-    key = (name, str(get_locale()), request.script_root)
-    parts = app.extensions.setdefault("layout_parts", {})
-    html = parts.get(key)
-    if html is None:
-        html = parts[key] = _render(app, name)
-    return html
+    return part_with_holes(name)
 
 
 def part_with_holes(name: str, *args, **holes: str) -> Markup:
-    """One macro of templates/_layout_parts.html, rendered once per language, script root and `args`, then kept; the
-    values of `holes` (what changes from request to request: a token, the page's own address) are put in, escaped,
-    each time. A macro receives each hole as a keyword argument that is a placeholder or, when empty, "" (so that
+    """One macro of templates/_layout_parts.html, rendered once per language, script root and `args`, then kept
+    (templates reloaded when they change, in development, are rendered every time); the values of `holes` (what
+    changes from request to request: a token, the page's own address) are put in, escaped, each time. The macro
+    receives each hole as a keyword argument: a marker that the value replaces, or "" for an empty value (so that
     `{% if hole %}` still leaves it out)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    placeholders = {hole: f"\x00{hole}\x00" if value else "" for hole, value in holes.items()}
+    markers = {hole: f"\x00{hole}\x00" if value else "" for hole, value in holes.items()}
     if app.jinja_env.auto_reload:
-        html = str(_render(app, name, *args, **placeholders))
+        html = _render(app, name, *args, **markers)
     else:
-        key = (name, str(get_locale()), request.script_root, args, tuple(sorted(placeholders.items())))
+        key = (name, str(get_locale()), request.script_root, args, tuple(sorted(markers.items())))
         parts = app.extensions.setdefault("layout_parts", {})
         html = parts.get(key)
         if html is None:
-            html = parts[key] = str(_render(app, name, *args, **placeholders))
-    # In one pass: a value holding another hole's placeholder (a path can hold anything) stays as it is.
+            html = parts[key] = _render(app, name, *args, **markers)
+    if not any(markers.values()):
+        return html
+    # In one pass: a value holding another hole's marker (a path can hold anything) stays as it is.
     return Markup(HOLE.sub(lambda found: str(escape(holes[found.group(1)])), html))
 
 

@@ -61,7 +61,7 @@
     if (status === "ended" && !ended) {
       ended = true;
       endedNote.classList.remove("d-none");
-      connection.textContent = label(root, "ended");
+      connection.textContent = label(connection, "ended");
     }
   }
 
@@ -200,7 +200,7 @@
   }
 
   function onStatus(state) {
-    connection.textContent = ended ? label(root, "ended") : label(connection, state);
+    connection.textContent = label(connection, ended ? "ended" : state);
   }
 
   // Answers: sent with fetch; the server's card replaces the form, or its message shows above the form.
