@@ -65,7 +65,10 @@ def audit(page, axe) -> list[dict]:
     """axe's serious and critical violations on the page as it is now.
 
     `evaluate` runs outside the page's Content-Security-Policy, where an injected <script> tag would be refused.
+    The page is audited once loaded: before its last stylesheet applies, the header's buttons stand on no background
+    (a page reached by a form is audited as soon as the click returns, which can be before).
     """
+    page.wait_for_load_state("load")
     page.evaluate(axe)
     return [v for v in page.evaluate(RUN_AXE, AXE_TAGS) if v["impact"] in BLOCKING]
 
