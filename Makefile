@@ -104,8 +104,8 @@ lint:
 	@status=0; \
 	echo "== lint: import layers, ruff, mypy =="; \
 	$(BIN)/lint-imports --no-cache || status=1; \
-	$(BIN)/ruff check academy || status=1; \
-	$(BIN)/ruff format --check academy || status=1; \
+	$(BIN)/ruff check academy deploy || status=1; \
+	$(BIN)/ruff format --check academy deploy || status=1; \
 	$(BIN)/mypy || status=1; \
 	exit $$status
 

@@ -1,6 +1,6 @@
 """Inject fan-out to N live participants: how many receive it, how fast, and the server's memory.
 
-Starts the academy under gunicorn (gevent worker, as in production) on a temporary SQLite database,
+Starts the academy under gunicorn with the production settings (deploy/gunicorn.conf.py) on a temporary SQLite database,
 connects N participants to one session's live stream, has the trainer release an inject through the
 console, and prints when each participant received it. Usage:
 
@@ -27,6 +27,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SECRET = "benchmark-secret-key"
+# The production settings (README, Production): gevent workers forked from an arbiter that loaded the application.
+SERVER_SETTINGS = ["-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
 SCENARIO = "regional-ddos-egov-banks"
 
 
@@ -106,12 +108,9 @@ def start_server(database_url: str, port: int, workers: int, extra_env: dict) ->
     }
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "--worker-class",
-        "gevent",
+        *SERVER_SETTINGS,
         "--workers",
         str(workers),
-        "--worker-connections",
-        "2000",
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",

@@ -1,11 +1,12 @@
 """Page throughput against a real load generator: the academy's pages as a share of a one-line Flask app.
 
-Starts the academy under gunicorn as the README's production start (gevent worker class, --worker-connections 1000,
-ACADEMY_ENV=production) on a temporary SQLite database holding the real courses/ and exercises/, an institution with
-a manager and a staff of learners with progress; and beside it benchmarks/oneline_app.py under the very same
-gunicorn settings, the ceiling. Learners and the manager sign in through the sign-in form like a browser (and open
-a page, which puts a CSRF token in their session); their session cookies go to wrk in a Cookie header, with the
-User-Agent they signed in with. Then, in each round, wrk (-t2 -c32, 15 s) loads one after the other:
+Starts the academy under gunicorn as the README's production start (deploy/gunicorn.conf.py: gevent worker class, 1000
+connections a worker, the application loaded before the fork; ACADEMY_ENV=production) on a temporary SQLite database
+holding the real courses/ and exercises/, an institution with a manager and a staff of learners with progress; and
+beside it benchmarks/oneline_app.py under the very same gunicorn settings, the ceiling. Learners and the manager sign in
+through the sign-in form like a browser (and open a page, which puts a CSRF token in their session); their session
+cookies go to wrk in a Cookie header, with the User-Agent they signed in with. Then, in each round, wrk (-t2 -c32, 15 s)
+loads one after the other:
 
     the one-line app        GET /, "Hello, World!"
     /healthz                the academy's bare endpoint (one SELECT 1, a committed write at most every 5 s)
@@ -191,7 +192,7 @@ def start_server(app: str, port: int, workers: int, env: dict, chdir: Path) -> s
 
 
 def gunicorn_settings(workers: int) -> list[str]:
-    return ["--worker-class", "gevent", "--workers", str(workers), "--worker-connections", "1000"]
+    return ["-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "--workers", str(workers)]
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -362,8 +363,8 @@ def machine(database: str, busy: float) -> str:
                    if line.startswith("model name"))
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [", 1)[0]
     return (f"Machine: {cpu}; {os.cpu_count()} CPUs; {platform.platform()}; Python {platform.python_version()}; "
-            f"gunicorn {version('gunicorn')} {' '.join(gunicorn_settings(0)[:2])} "
-            f"{' '.join(gunicorn_settings(0)[4:])} (gevent {version('gevent')}); Flask {version('flask')}; "
+            f"gunicorn {version('gunicorn')} -c deploy/gunicorn.conf.py (gevent {version('gevent')}, preloaded, "
+            f"1000 connections a worker); Flask {version('flask')}; "
             f"{database} database; {wrk}; load generator and servers on the same machine; "
             f"load average before the run {busy:.1f}")
 

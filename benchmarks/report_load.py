@@ -1,16 +1,16 @@
 """The server while the job worker makes two completion-report PDFs of 10,000 staff: /healthz latency and live
 inject delivery, before and during.
 
-Starts the academy as in production, on a temporary SQLite database (or BENCH_DATABASE_URL): gunicorn with the gevent
-worker and, beside it, the job worker (`flask --app wsgi jobs worker`, its queue a SQLite file in the temporary
-instance folder, or Redis with REDIS_URL). One institution has 10,000 staff with their enrolments and progress; one
-live exercise has 20 participants holding its stream open. Then, twice, for a fixed time: `hey` asks for /healthz at a
-steady rate (a load balancer and some traffic) while the 20 participants keep their streams open, the trainer releases
-an inject every few seconds and each stream is timed from the release to the event; the first time with nothing else
-going on, the second right after a manager asked for two PDFs of the 10,000 (two periods: two jobs), which the worker
-makes meanwhile. The first line of the table is the ceiling: the same `hey` load on a one-line Flask application under
-the same server settings. Targets: /healthz p99 < 100 ms and every inject in every stream within 1 s while the PDFs
-are made, and both PDFs complete. Usage:
+Starts the academy as in production, on a temporary SQLite database (or BENCH_DATABASE_URL): gunicorn with its
+production settings (deploy/gunicorn.conf.py) and, beside it, the job worker (`flask --app wsgi jobs worker`, its queue
+a SQLite file in the temporary instance folder, or Redis with REDIS_URL). One institution has 10,000 staff with their
+enrolments and progress; one live exercise has 20 participants holding its stream open. Then, twice, for a fixed time:
+`hey` asks for /healthz at a steady rate (a load balancer and some traffic) while the 20 participants keep their streams
+open, the trainer releases an inject every few seconds and each stream is timed from the release to the event; the first
+time with nothing else going on, the second right after a manager asked for two PDFs of the 10,000 (two periods: two
+jobs), which the worker makes meanwhile. The first line of the table is the ceiling: the same `hey` load on a one-line
+Flask application under the same server settings. Targets: /healthz p99 < 100 ms and every inject in every stream within
+1 s while the PDFs are made, and both PDFs complete. Usage:
 
     python benchmarks/report_load.py [--staff 10000] [--streams 20] [--seconds 20] [--rate 50] [--workers 1] [--nice 10]
 """
@@ -72,8 +72,9 @@ def ceiling(seconds: int, rate: int) -> dict:
     """The same load on the smallest Flask application (benchmarks/oneline_app.py) under the same server: on a shared
     machine this is as good as /healthz can be."""
     port = live_fanout.free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--worker-class", "gevent", "--workers",
-                               "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "oneline_app:app"],
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), *live_fanout.SERVER_SETTINGS,
+                               "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                               "oneline_app:app"],
                               cwd=ROOT / "benchmarks", start_new_session=True)
     try:
         deadline = time.time() + 30

@@ -19,6 +19,8 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+# The README's production settings: gevent workers forked from an arbiter that loaded the application once.
+PRODUCTION_SETTINGS = ["-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
 START_SECONDS = 60  # a loaded CI machine imports the application slowly
 
 
@@ -40,7 +42,10 @@ class Reply:
 
 
 class ServerProcess:
-    """`gunicorn wsgi:app` on one loopback port: started, killed, started again; its output goes to `log`."""
+    """`gunicorn wsgi:app` on one loopback port: started, killed, started again; its output goes to `log`.
+
+    A gevent server runs with the production settings (deploy/gunicorn.conf.py); another worker class without them.
+    """
 
     def __init__(self, env: dict[str, str], log: Path, *, workers: int = 1, worker_class: str = "gevent"):
         # gunicorn's control socket lives in XDG_RUNTIME_DIR: one folder per server, not one path for all of them.
@@ -64,7 +69,8 @@ class ServerProcess:
         assert not self.running, "the server is already running"
         self.starts += 1
         self.spawned_at = time.monotonic()
-        command = [sys.executable, "-m", "gunicorn", "--worker-class", self.worker_class,
+        settings = PRODUCTION_SETTINGS if self.worker_class == "gevent" else []
+        command = [sys.executable, "-m", "gunicorn", *settings, "--worker-class", self.worker_class,
                    "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}", "--keep-alive", "60",
                    "--graceful-timeout", "1", "--log-level", "warning", "wsgi:app"]
         with open(self.log, "ab") as output:

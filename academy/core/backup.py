@@ -21,8 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import current_app
 from sqlalchemy import JSON, Date, DateTime, Enum, LargeBinary, Numeric, Time, bindparam, func, select
 from sqlalchemy.engine import Connection
@@ -42,11 +40,15 @@ class BackupError(click.ClickException):
 
 def schema_head() -> str | None:
     """The newest revision of the migrations this code ships with (None if it shipped none)."""
+    from alembic.script import ScriptDirectory  # Alembic is imported by what uses it: pages never do
+
     config = current_app.extensions["migrate"].migrate.get_config()
     return ScriptDirectory.from_config(config).get_current_head()
 
 
 def database_revision(connection: Connection) -> str | None:
+    from alembic.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 

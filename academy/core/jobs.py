@@ -61,7 +61,11 @@ def _storage(config):
         return RedisStorage(name, url=config["REDIS_URL"])
     path = Path(config["JOBS_SQLITE_PATH"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteStorage(name, filename=str(path))
+    storage = SqliteStorage(name, filename=str(path))  # creates the queue's tables
+    # Each process opens its own connection when it first uses the queue: one opened while the application loads
+    # would be shared by every gunicorn worker forked after it.
+    storage.close()
+    return storage
 
 
 def init_app(app) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import psutil
 import pytest
 
+from tests.server_process import PRODUCTION_SETTINGS
 from tests.tabletop.server_world import fresh_database
 
 pytestmark = pytest.mark.multiworker
@@ -117,7 +118,7 @@ def server(request, backends, exercise, tmp_path_factory):
                 "XDG_RUNTIME_DIR": str(log.parent)})  # gunicorn's control socket: a folder per server
     if relay == "redis":
         env["REDIS_URL"] = redis_url
-    command = [sys.executable, "-m", "gunicorn", "--worker-class", "gevent", "--workers", str(WORKERS),
+    command = [sys.executable, "-m", "gunicorn", *PRODUCTION_SETTINGS, "--workers", str(WORKERS),
                "--bind", f"127.0.0.1:{port}", "--keep-alive", "60", "--graceful-timeout", "2",
                "--log-level", "warning", "wsgi:app"]
     with open(log, "wb") as output:
