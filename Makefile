@@ -78,11 +78,13 @@ run: setup
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT)
 
 # The whole suite twice: on PostgreSQL 15 with Redis, then on SQLite without the tests that need those servers (markers
-# multiworker and postgresql) and those that touch no database (no_database: their answer is the same on both); the
-# second run happens even if the first fails. Each run spreads the test files over
+# multiworker and postgresql), those that touch no database (no_database: their answer is the same on both) and the
+# browser journeys (browser: what they add to the rest of the suite, the pages' scripts, styles, focus and
+# accessibility in Chromium, does not depend on the database; every request they make is tested on both databases
+# without a browser); the second run happens even if the first fails. Each run spreads the test files over
 # PYTEST_WORKERS processes (pytest-xdist; tests/conftest.py gives each its own database): four on two cores, since many
 # tests wait for servers, browsers and clocks rather than compute; PYTEST_WORKERS=0 runs in one.
-SQLITE_MARKERS := not multiworker and not postgresql and not no_database
+SQLITE_MARKERS := not multiworker and not postgresql and not no_database and not browser
 PYTEST_WORKERS ?= 4
 XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 

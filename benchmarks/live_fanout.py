@@ -300,7 +300,12 @@ def main() -> None:
     rows = [run(n, w, extra_env) for w in args.workers for n in args.participants]
     print(
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"gunicorn gevent worker"
+        f"gunicorn -c deploy/gunicorn.conf.py (gevent workers forked from the arbiter that loaded the application); "
+        f"{'Redis relay' if extra_env else 'no relay'}"
+    )
+    print(
+        "server MiB: resident memory of the arbiter and the workers added up (a page they share counts once per "
+        "process); server PSS: each shared page counted once, split between its processes (the target's measure)"
     )
     print("event: release to the event in the stream; card: release to the inject's card in the page")
     print(

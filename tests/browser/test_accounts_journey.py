@@ -1,9 +1,12 @@
 """Accounts in a real browser: register with a code, sign out and in, manager and admin pages."""
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.steps import open_menu, sign_in
+
+pytestmark = pytest.mark.browser
 
 
 def test_register_sign_out_and_sign_in_again(page, live_world):

@@ -1,6 +1,7 @@
 """Main pages of every role under the Content Security Policy in chromium: no violation, live pages included."""
 from datetime import timedelta
 
+import pytest
 from playwright.sync_api import expect
 
 from academy.core.models import utcnow
@@ -14,6 +15,8 @@ from academy.tabletop.models import Scenario
 from academy.tabletop.scenario_sync import sync_scenarios
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
+
+pytestmark = pytest.mark.browser
 
 # Runs before any page script: every violation the browser reports lands in a list the test reads.
 LISTENER = """

@@ -1,4 +1,5 @@
 """A live exercise in real browsers: a trainer and three participants from join to after-action report."""
+import pytest
 from playwright.sync_api import expect
 
 from academy.accounts.models import Role, Track
@@ -9,6 +10,8 @@ from tests import factories
 from tests.browser.steps import sign_in
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
+
+pytestmark = pytest.mark.browser
 
 PLAYERS = {"diplomat": "Dana Diplomat", "cert": "Cedo Cert", "operator": "Olja Operator"}
 

@@ -9,6 +9,7 @@ tested is that the right text reaches the right person, not the words themselves
 import io
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
@@ -30,6 +31,8 @@ from tests.browser.test_accessibility import audit, axe, report  # noqa: F401 - 
 from tests.content_fixture import ContentFolder
 from tests.tabletop.scenario_fixture import ScenarioFolder
 from tests.translation_files import translate_po
+
+pytestmark = pytest.mark.browser
 
 MARKS = {"sq": "SQ·", "sr-Cyrl": "СР·"}
 

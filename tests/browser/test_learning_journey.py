@@ -1,11 +1,14 @@
 """The whole learner journey in a real browser: register, enrol, read, fail then pass, certificate, verify."""
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from academy.extensions import db
 from academy.learning.sync import sync_content
 from tests.content_fixture import ContentFolder
+
+pytestmark = pytest.mark.browser
 
 RIGHT = {
     "When was the Budapest Convention": ("radio", ["2001"]),

@@ -4,6 +4,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
@@ -12,6 +13,8 @@ from academy.extensions import db
 from academy.learning.sync import sync_content
 from tests.browser.steps import sign_in
 from tests.content_fixture import ContentFolder
+
+pytestmark = pytest.mark.browser
 
 CSV = "email,name,track,courses\nnew.one@a.org,Nora New,cert,intro-course\nnew.two@a.org,Nikola New,diplomat,intro-course\n"
 

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.server_process import ROOT
 
 LOAD_AS_THE_ARBITER_DOES = """
@@ -30,6 +32,7 @@ with wsgi.app.app_context():
 """
 
 
+@pytest.mark.no_database  # its own SQLite file in a process of its own, whichever database the suite runs on
 def test_a_loaded_application_holds_no_connection_and_runs_no_thread_for_its_workers_to_inherit(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "TEST_REDIS_URL")}
     env.update({"DATABASE_URL": f"sqlite:///{tmp_path}/academy.db", "SECRET_KEY": "serving-test",
