@@ -39,12 +39,12 @@ lock: $(BIN)/python
 	$(LOCK) --extra test --extra lint -o requirements/test.txt
 	$(LOCK) --extra server --extra postgresql --extra redis -c requirements/test.txt -o requirements/run.txt
 
-# Debian's chromium drives the browser tests (Playwright's own browser download is not used), with axe-core
-# from npm (package.json) checking accessibility; scripts/ci-services runs a throwaway PostgreSQL 15 and
+# Debian's chromium-headless-shell drives the browser tests (Playwright's own browser download is not used), with
+# axe-core from npm (package.json) checking accessibility; scripts/ci-services runs a throwaway PostgreSQL 15 and
 # redis-server next to the suite.
 system-test-deps:
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromium-headless-shell >/dev/null 2>&1 || missing="$$missing chromium-headless-shell"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	[ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql-15"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
