@@ -7,6 +7,8 @@ import yaml
 
 from academy.core import locales
 
+pytestmark = pytest.mark.no_database  # files and pure functions: the same answer on every database
+
 FOLDER = Path(__file__).resolve().parents[2] / "glossary"
 
 

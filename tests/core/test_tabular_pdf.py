@@ -2,10 +2,13 @@
 pages with their header repeated."""
 import io
 
+import pytest
 from fpdf.fonts import TTFFont
 from pypdf import PdfReader
 
 from academy.core.tabular_pdf import Column, Muted, TabularPdf
+
+pytestmark = pytest.mark.no_database  # files and pure functions: the same answer on every database
 
 SCRIPTS = "Ëndërr Çelik · Ђорђе Ѓорѓиевски ќ ѕ љ њ џ · Željka Šćepanović-Đurić · Ελληνικά · (brackets) \\ back"
 

@@ -2,9 +2,12 @@
 import io
 from datetime import date, datetime
 
+import pytest
 from openpyxl import load_workbook
 
 from academy.core.xlsx import Workbook, sheet_name
+
+pytestmark = pytest.mark.no_database  # files and pure functions: the same answer on every database
 
 
 def test_cells_come_back_with_their_types_and_the_headings_bold():

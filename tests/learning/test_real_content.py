@@ -9,6 +9,8 @@ from academy.core.content.sections import SECTIONS
 from academy.learning.content import load_content
 from tests.report_source import COPY_RUN, REPORT, kept_runs, run_key, runs_of, words
 
+pytestmark = pytest.mark.no_database  # files and pure functions: the same answer on every database
+
 ROOT = Path(__file__).resolve().parents[2]
 # Titles are quoted or in italics, and the Kosovo* footnote must be quoted word for word.
 QUOTED = re.compile(r"(?is)\\?\*\s*this designation.*?declaration of independence\.?|(?<![*\w])\*(?![*\s])[^*\n]+(?<![*\s])\*(?![*\w])|\"[^\"\n]+\"|“[^”\n]+”")

@@ -6,6 +6,8 @@ from academy.core.content.markdown import render_lesson
 from academy.learning.content import load_content
 from academy.learning.tree import question_payload, stable_id
 
+pytestmark = pytest.mark.no_database  # files and pure functions: the same answer on every database
+
 LESSONS = {"second-lesson": "intro-course", "budapest-convention": "legal-environment"}
 
 

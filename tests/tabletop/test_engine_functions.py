@@ -11,6 +11,8 @@ from academy.tabletop.scenario_files import load_scenarios
 from academy.tabletop.scoring import Score, objective_scores, role_scores, weak_modules
 from tests.tabletop.scenario_fixture import ScenarioFolder
 
+pytestmark = pytest.mark.no_database  # files and pure functions: the same answer on every database
+
 T0 = datetime(2026, 11, 27, 9, 0, 0)
 DIPLOMAT, CERT, OPERATOR, OUTSIDER = 1, 2, 3, 4  # participant ids
 ROLES = {DIPLOMAT: "diplomat", CERT: "cert", OPERATOR: "operator"}
