@@ -13,7 +13,7 @@ from academy.api.auth import INSTITUTION_TOKENS, api_allow, api_caller
 from academy.api.schemas.jobs import JobSchema
 from academy.api.views import BEARER, blp
 from academy.core import background
-from academy.core.background import DONE, KINDS, BackgroundJob
+from academy.core.background import DONE, KINDS, BackgroundJob, file_kind
 from academy.core.job_views import file_response, status_of
 from academy.core.permissions import SIGNED_IN
 from academy.extensions import db
@@ -110,9 +110,15 @@ def job_file(job_id):
     state = found.state
     if state == "expired":
         abort(410, message=status_of(found)["message"])
-    if state != DONE or not found.filename:
+    kind = file_kind(found)
+    if kind is None:
         abort(409, message=f"The job is {state}: poll {url_for('api.job_status', job_id=found.id)} until it is done.")
     token = g.api_token
     return file_response(
-        found, g.api_user, via="api", token=token.prefix, token_owner="institution" if g.api_user is None else "user"
+        found,
+        kind,
+        g.api_user,
+        via="api",
+        token=token.prefix,
+        token_owner="institution" if g.api_user is None else "user",
     )

@@ -123,10 +123,22 @@ class JobKind(ABC):
         """Where a job without a file shows what it did."""
         return None
 
+
+class FileJobKind(JobKind):
+    """A kind of job whose outcome is a file to download (a report); only such a job's file is ever served."""
+
     @abstractmethod
     def downloaded(self, job: BackgroundJob, actor, **detail) -> None:
         """Record the download of the file in the audit trail (the caller commits)."""
         ...
+
+
+def file_kind(job: BackgroundJob) -> FileJobKind | None:
+    """The kind of a finished job that has a file to download, or None (not done, no file, or a kind without one)."""
+    kind = KINDS.get(job.kind)
+    if job.state == DONE and job.filename and isinstance(kind, FileJobKind):
+        return kind
+    return None
 
 
 KINDS: dict[str, JobKind] = {}

@@ -7,7 +7,7 @@ from flask import Response, jsonify, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from academy.core.background import DONE, FAILED, KINDS, BackgroundJob, load_job, retention_days
+from academy.core.background import DONE, FAILED, KINDS, BackgroundJob, FileJobKind, file_kind, load_job, retention_days
 from academy.core.models import utcnow
 from academy.core.permissions import SIGNED_IN, allow
 from academy.core.text import moment
@@ -35,7 +35,7 @@ def status_of(job: BackgroundJob) -> dict:
         "expires_at": job.expires_at,
         "filename": job.filename if state == DONE else None,
         "size": job.size if state == DONE else None,
-        "file_url": url_for("core.job_file", job_id=job.id) if state == DONE and job.filename else None,
+        "file_url": url_for("core.job_file", job_id=job.id) if file_kind(job) else None,
         "result_url": kind.result_url(job) if state == DONE else None,
     }
 
@@ -94,15 +94,16 @@ def job_status(job_id):
 def job_file(job_id):
     """The job's file, once ready (before, or once deleted, its page says why not); each download is audited."""
     found = load_job(job_id, current_user)
-    if found.state != DONE or not found.filename:
+    kind = file_kind(found)
+    if kind is None:
         return redirect(url_for("core.job", job_id=found.id), 303)
-    return file_response(found, current_user, via="web")
+    return file_response(found, kind, current_user, via="web")
 
 
-def file_response(found: BackgroundJob, actor, **detail) -> Response:
-    """The file of a finished job, with its audit entry, committed."""
+def file_response(found: BackgroundJob, kind: FileJobKind, actor, **detail) -> Response:
+    """The file of a finished job (`kind` from `file_kind`), with its audit entry, committed."""
     content, mimetype, filename = found.content, found.mimetype, found.filename
-    KINDS[found.kind].downloaded(found, actor, job_id=found.id, **detail)
+    kind.downloaded(found, actor, job_id=found.id, **detail)
     db.session.commit()
     return Response(
         content,

@@ -8,5 +8,6 @@ import cyrtranslit
 
 
 def to_latin(text: str) -> str:
-    """Serbian Cyrillic as Serbian Latin; Latin letters, digits, placeholders and markup pass unchanged."""
+    """Serbian Cyrillic as Serbian Latin. Latin letters, digits, the messages' format fields (`%(name)s`, `{count}`)
+    and HTML markup pass unchanged (tests/core/test_transliteration.py)."""
     return cyrtranslit.to_latin(text, "sr")

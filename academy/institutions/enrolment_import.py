@@ -261,8 +261,5 @@ class BulkImportJob(JobKind):
             "institutions.bulk_preview", institution_id=job.institution_id, import_id=job.params["import_id"]
         )
 
-    def downloaded(self, job: BackgroundJob, actor, **detail) -> None:
-        raise NotImplementedError("an import has no file")
-
 
 register(BulkImportJob())

@@ -11,7 +11,7 @@ from flask import url_for
 from flask_babel import gettext as _
 
 from academy.core import audit
-from academy.core.background import BackgroundJob, JobKind, Outcome, register, request_job
+from academy.core.background import BackgroundJob, FileJobKind, Outcome, register, request_job
 from academy.extensions import db
 from academy.institutions import exports
 from academy.institutions.permissions import can_view_staff
@@ -44,7 +44,7 @@ def request_report_file(
     return request_job(KIND, params, requester=requester, user_id=user_id, institution_id=institution.id)
 
 
-class CompletionReportFile(JobKind):
+class CompletionReportFile(FileJobKind):
     name = KIND
 
     def _institution(self, user, job: BackgroundJob) -> Institution | None:

@@ -6,7 +6,7 @@ from flask import render_template, url_for
 from flask_babel import gettext as _
 
 from academy.core import audit
-from academy.core.background import BackgroundJob, JobFailed, JobKind, Outcome, register, request_job
+from academy.core.background import BackgroundJob, FileJobKind, JobFailed, Outcome, register, request_job
 from academy.core.pdf import html_to_pdf
 from academy.extensions import db
 from academy.tabletop import report as reports
@@ -27,7 +27,7 @@ def request_report_pdf(session: LiveSession, user) -> tuple[BackgroundJob, bool]
     )
 
 
-class ExerciseReportPdf(JobKind):
+class ExerciseReportPdf(FileJobKind):
     name = KIND
 
     def can_see(self, user, job: BackgroundJob) -> bool:

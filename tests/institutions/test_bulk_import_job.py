@@ -8,8 +8,10 @@ import pytest
 from academy.accounts.models import User
 from academy.core.background import DONE, FAILED, QUEUED, BackgroundJob
 from academy.core.jobs import huey
+from academy.core.models import AuditEvent
 from academy.extensions import db
 from academy.institutions.models import BulkImport
+from tests import factories
 from tests.institutions.test_bulk import (  # noqa: F401
     confirm,
     fingerprint,
@@ -89,3 +91,19 @@ def test_a_small_import_is_done_in_the_request(client, world, manager):  # noqa:
     url = preview_url(upload(client, world.institution_a, STAFF))
     assert confirm(client, url, follow=False).headers["Location"].endswith(url.split("localhost")[-1])
     assert db.session.scalar(db.select(db.func.count(BackgroundJob.id))) == 0
+
+
+@pytest.mark.parametrize("settings", [SMALL_LIMIT])
+def test_an_import_job_has_no_file_to_download_on_the_page_or_through_the_api(client, world, manager):  # noqa: F811
+    confirm(client, preview_url(upload(client, world.institution_a, STAFF)), follow=False)
+    job = the_job()
+    assert job.status == DONE
+    page = f"/jobs/{job.id}"
+    assert client.get(f"{page}/status").get_json()["file_url"] is None
+    served = client.get(f"{page}/file")
+    assert served.status_code == 303 and served.headers["Location"].endswith(page)
+    token = factories.make_token(world.manager_a)
+    db.session.commit()
+    answered = client.get(f"/api/v1/jobs/{job.id}/file", headers={"Authorization": f"Bearer {token}"})
+    assert answered.status_code == 409, answered.get_json()
+    assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "export.download")) is None
